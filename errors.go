@@ -1,0 +1,126 @@
+package jwtauth
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Sentinel errors that jwtauth adds to golang-jwt's. Verify's errors also wrap golang-jwt's sentinels where one
+// fits (jwt.ErrTokenExpired, jwt.ErrTokenMalformed, jwt.ErrTokenSignatureInvalid, jwt.ErrTokenInvalidAudience,
+// ...), so code written against golang-jwt keeps working with errors.Is.
+var (
+	// ErrNoToken means the request carried no bearer token in any enabled source.
+	ErrNoToken = errors.New("jwtauth: no bearer token in the request")
+	// ErrInvalidRequest means the request's credentials were ambiguous or empty (two tokens, "Bearer" without one).
+	ErrInvalidRequest = errors.New("jwtauth: invalid bearer credentials in the request")
+	// ErrTokenTooLarge means the token is longer than Config.MaxTokenSize; nothing of it was decoded.
+	ErrTokenTooLarge = errors.New("jwtauth: token too large")
+	// ErrAlgorithmNotAllowed means the token's alg is not in the trusted issuer's Algorithms.
+	ErrAlgorithmNotAllowed = errors.New("jwtauth: algorithm not allowed")
+	// ErrTokenType means the token's typ header is not one this verifier accepts.
+	ErrTokenType = errors.New("jwtauth: token type not accepted")
+	// ErrCriticalHeader means the token lists crit header parameters, none of which jwtauth understands.
+	ErrCriticalHeader = errors.New("jwtauth: unsupported critical header")
+	// ErrUnknownKey means no key of the issuer's key set fits the token's kid and alg, even after a refresh.
+	ErrUnknownKey = errors.New("jwtauth: no matching signing key")
+	// ErrKeysUnavailable means the issuer's keys were never loaded or are older than JWKSOptions.MaxStale.
+	// The middleware answers 503 so clients retry instead of discarding a possibly valid token.
+	ErrKeysUnavailable = errors.New("jwtauth: signing keys unavailable")
+	// ErrUntrustedIssuer means the token's iss is none of the configured trusted issuers.
+	ErrUntrustedIssuer = errors.New("jwtauth: issuer not trusted")
+	// ErrTokenTooOld means the token's iat is further in the past than Config.MaxAge allows.
+	ErrTokenTooOld = errors.New("jwtauth: token too old")
+	// ErrSenderConstrained means the token carries a cnf claim: it is bound to a key or certificate (RFC 8705,
+	// RFC 9449) that a bearer check cannot prove, so accepting it would downgrade it to a bearer token.
+	ErrSenderConstrained = errors.New("jwtauth: sender-constrained token not accepted")
+	// ErrInsufficientScope means the token is valid but lacks a required scope.
+	ErrInsufficientScope = errors.New("jwtauth: insufficient scope")
+)
+
+// failure is one kind of failure: how it is reported over HTTP and which sentinels it wraps.
+type failure struct {
+	status  int
+	code    string // RFC 6750 error code; "" for a bare challenge
+	phrase  string // fixed ASCII error_description: never a token value, never '"' or '\'
+	targets []error
+}
+
+var (
+	failNoToken         = &failure{http.StatusUnauthorized, "", "bearer token required", []error{ErrNoToken}}
+	failInvalidRequest  = &failure{http.StatusBadRequest, "invalid_request", "malformed credentials", []error{ErrInvalidRequest}}
+	failTooLarge        = &failure{http.StatusUnauthorized, "invalid_token", "token too large", []error{ErrTokenTooLarge, jwt.ErrTokenMalformed}}
+	failMalformed       = &failure{http.StatusUnauthorized, "invalid_token", "malformed token", []error{jwt.ErrTokenMalformed}}
+	failAlg             = &failure{http.StatusUnauthorized, "invalid_token", "algorithm not allowed", []error{ErrAlgorithmNotAllowed, jwt.ErrTokenSignatureInvalid}}
+	failType            = &failure{http.StatusUnauthorized, "invalid_token", "token type not accepted", []error{ErrTokenType}}
+	failCrit            = &failure{http.StatusUnauthorized, "invalid_token", "unsupported critical header", []error{ErrCriticalHeader, jwt.ErrTokenUnverifiable}}
+	failIssuer          = &failure{http.StatusUnauthorized, "invalid_token", "issuer not accepted", []error{ErrUntrustedIssuer, jwt.ErrTokenInvalidIssuer}}
+	failUnknownKey      = &failure{http.StatusUnauthorized, "invalid_token", "unknown signing key", []error{ErrUnknownKey, jwt.ErrTokenUnverifiable}}
+	failKeysUnavailable = &failure{http.StatusServiceUnavailable, "temporarily_unavailable", "signing keys unavailable", []error{ErrKeysUnavailable, jwt.ErrTokenUnverifiable}}
+	failSignature       = &failure{http.StatusUnauthorized, "invalid_token", "signature invalid", []error{jwt.ErrTokenSignatureInvalid}}
+	failExpired         = &failure{http.StatusUnauthorized, "invalid_token", "token expired", []error{jwt.ErrTokenExpired}}
+	failNotYetValid     = &failure{http.StatusUnauthorized, "invalid_token", "token not yet valid", []error{jwt.ErrTokenNotValidYet}}
+	failIssuedFuture    = &failure{http.StatusUnauthorized, "invalid_token", "token issued in the future", []error{jwt.ErrTokenUsedBeforeIssued}}
+	failTooOld          = &failure{http.StatusUnauthorized, "invalid_token", "token too old", []error{ErrTokenTooOld, jwt.ErrTokenInvalidClaims}}
+	failMissingClaim    = &failure{http.StatusUnauthorized, "invalid_token", "missing required claim", []error{jwt.ErrTokenRequiredClaimMissing}}
+	failAudience        = &failure{http.StatusUnauthorized, "invalid_token", "audience not accepted", []error{jwt.ErrTokenInvalidAudience}}
+	failCnf             = &failure{http.StatusUnauthorized, "invalid_token", "sender-constrained token not accepted", []error{ErrSenderConstrained, jwt.ErrTokenInvalidClaims}}
+	failScope           = &failure{http.StatusForbidden, "insufficient_scope", "insufficient scope", []error{ErrInsufficientScope}}
+)
+
+// Error is the type of every error that Verify and the middleware report about a token or a request.
+// Its message is for logs and says what was found and what was expected; values taken from the token are
+// quoted and truncated. Description and Status are what goes on the wire: fixed phrases, never token content.
+type Error struct {
+	kind   *failure
+	msg    string
+	scopes []string // required scopes, for ErrInsufficientScope
+}
+
+func newError(kind *failure, msg string) *Error { return &Error{kind: kind, msg: msg} }
+
+// Error implements error.
+func (e *Error) Error() string { return "jwtauth: " + e.msg }
+
+// Unwrap returns the sentinels this error matches, for errors.Is.
+func (e *Error) Unwrap() []error { return e.kind.targets }
+
+// Status is the HTTP status the middleware answers with: 400, 401, 403 or 503.
+func (e *Error) Status() int { return e.kind.status }
+
+// Code is the RFC 6750 error code ("invalid_token", "invalid_request", "insufficient_scope"), or
+// "temporarily_unavailable" for 503, or "" when the challenge carries no error (no token at all).
+func (e *Error) Code() string { return e.kind.code }
+
+// Description is a short fixed ASCII phrase for the failure kind, safe to send to clients.
+func (e *Error) Description() string { return e.kind.phrase }
+
+// RequiredScopes lists the scopes that were required when the error is ErrInsufficientScope.
+func (e *Error) RequiredScopes() []string { return append([]string(nil), e.scopes...) }
+
+// quote renders an untrusted value for an error message or log: quoted, escaped, and cut to a sane length so a
+// hostile token cannot flood logs or forge log lines.
+func quote(s string) string {
+	const max = 64
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return strconv.Quote(s[:cut]) + "..."
+	}
+	return strconv.Quote(s)
+}
+
+// quoteList renders a list of configured values for a message.
+func quoteList(list []string) string {
+	q := make([]string, len(list))
+	for i, s := range list {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
+}

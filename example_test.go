@@ -1,0 +1,146 @@
+package jwtauth_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"time"
+
+	"github.com/jwtauth-go/jwtauth"
+	"github.com/jwtauth-go/jwtauth/jwtauthtest"
+)
+
+// Protect an API with tokens from an Auth0 tenant: issuer https://DOMAIN/, keys from the tenant's JWKS, RS256.
+func Example_auth0() {
+	ctx := context.Background()
+	v, err := jwtauth.New(ctx, jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{jwtauth.Auth0(os.Getenv("AUTH0_DOMAIN"), os.Getenv("AUTH0_AUDIENCE"))},
+	})
+	if err != nil {
+		log.Fatal(err) // names every missing or invalid setting
+	}
+	defer v.Close()
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /api/private", v.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claims, _ := jwtauth.ClaimsFromContext(r.Context())
+		fmt.Fprintf(w, "hello %s\n", claims.Subject)
+	})))
+	log.Fatal(http.ListenAndServe(":8080", mux))
+}
+
+// Trust any OpenID Connect provider through discovery (issuer + "/.well-known/openid-configuration").
+func ExampleOIDC() {
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{jwtauth.OIDC("https://accounts.example.com", "my-api")},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.Ready(); err != nil {
+		log.Printf("keys not loaded yet, retrying in the background: %v", err)
+	}
+}
+
+// Verify tokens with a local public key in PEM form: no network at all.
+func ExampleLocalKeys() {
+	// In a real service the PEM comes from a file (LocalKeysFile) or an environment variable.
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	publicPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{{
+			Issuer:     "https://login.example.com",
+			Audiences:  []string{"orders-api"},
+			Algorithms: []string{"ES256"},
+			Keys:       jwtauth.LocalKeys(publicPEM),
+		}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	token := jwtauthtest.SignRaw("ES256", priv, []byte(`{"alg":"ES256","typ":"JWT"}`), mustJSON(map[string]any{
+		"iss": "https://login.example.com", "aud": "orders-api", "sub": "user-42",
+		"exp": time.Now().Add(time.Hour).Unix(),
+	}))
+	claims, err := v.Verify(context.Background(), token)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(claims.Subject)
+
+	_, err = v.Verify(context.Background(), token+"x")
+	fmt.Println(err)
+	// Output:
+	// user-42
+	// jwtauth: signature is not canonical base64url
+}
+
+// Require scopes per route. Scopes come from scope (space-delimited), scp, or Auth0's permissions.
+func ExampleRequireScope() {
+	idp := jwtauthtest.NewIdP(&exampleTB{}, jwtauthtest.WithAlgorithm("ES256"))
+	defer idp.Close()
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{idp.TrustedIssuer()}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+
+	messages := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "messages") })
+	handler := v.RequireAuth(jwtauth.RequireScope("read:messages")(messages))
+
+	for _, scope := range []string{"read:messages", "profile"} {
+		r := httptest.NewRequest("GET", "/api/messages", nil)
+		r.Header.Set("Authorization", "Bearer "+idp.Mint(map[string]any{"sub": "u1", "scope": scope}))
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		fmt.Printf("%d %s\n", w.Code, w.Header().Values("WWW-Authenticate"))
+	}
+	// Output:
+	// 200 []
+	// 403 [Bearer error="insufficient_scope", scope="read:messages"]
+}
+
+// Read a custom claim, or decode every claim into your own struct.
+func ExampleGetClaim() {
+	idp := jwtauthtest.NewIdP(&exampleTB{}, jwtauthtest.WithAlgorithm("ES256"))
+	defer idp.Close()
+	v, _ := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{idp.TrustedIssuer()}})
+	defer v.Close()
+	claims, err := v.Verify(context.Background(), idp.Mint(map[string]any{
+		"sub": "u1", "email": "ada@example.com", "https://example.com/roles": []string{"admin"},
+	}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	email, _ := jwtauth.GetClaim[string](claims, "email")
+	roles, _ := jwtauth.GetClaim[[]string](claims, "https://example.com/roles")
+	fmt.Println(email, roles)
+
+	var mine struct {
+		Email string `json:"email"`
+	}
+	_ = claims.Decode(&mine)
+	fmt.Println(mine.Email)
+	// Output:
+	// ada@example.com [admin]
+	// ada@example.com
+}
+
+// exampleTB lets examples use jwtauthtest without a *testing.T; the examples close what they open.
+type exampleTB struct{}
+
+func (*exampleTB) Helper()                           {}
+func (*exampleTB) Cleanup(func())                    {}
+func (*exampleTB) Fatalf(format string, args ...any) { log.Fatalf(format, args...) }

@@ -1,0 +1,624 @@
+package jwtauth_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jwtauth-go/jwtauth"
+	"github.com/jwtauth-go/jwtauth/jwtauthtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// remoteVerifier trusts idp through its JWKS URL with fast test timings; mutate adjusts the config.
+func remoteVerifier(t testing.TB, idp *jwtauthtest.IdP, mutate ...func(*jwtauth.Config)) *jwtauth.Verifier {
+	t.Helper()
+	cfg := jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{idp.TrustedIssuer()},
+		Logger:  quietLogger(t),
+		JWKS: jwtauth.JWKSOptions{
+			RefreshCooldown:  100 * time.Millisecond,
+			MaxWait:          2 * time.Second,
+			FetchTimeout:     2 * time.Second,
+			MaxRetryInterval: 200 * time.Millisecond,
+		},
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	v, err := jwtauth.New(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = v.Close() })
+	return v
+}
+
+func TestRemoteJWKS_PicksUpRotationWithoutRestart(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	v := remoteVerifier(t, idp)
+	old := idp.Mint(nil)
+	_, err := v.Verify(context.Background(), old)
+	require.NoError(t, err)
+	require.Equal(t, 1, idp.Fetches())
+
+	idp.Rotate()
+	_, err = v.Verify(context.Background(), idp.Mint(nil))
+	require.NoError(t, err, "a new kid triggers a refresh")
+	assert.Equal(t, 2, idp.Fetches())
+	_, err = v.Verify(context.Background(), old)
+	assert.NoError(t, err, "the old key is still published")
+}
+
+func TestRemoteJWKS_TwoRotationsSecondsApartAreBothPickedUp(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	v := remoteVerifier(t, idp, func(c *jwtauth.Config) { c.JWKS.RefreshCooldown = 300 * time.Millisecond })
+	idp.Rotate()
+	_, err := v.Verify(context.Background(), idp.Mint(nil))
+	require.NoError(t, err)
+	time.Sleep(400 * time.Millisecond) // past the cooldown
+	idp.Rotate()
+	_, err = v.Verify(context.Background(), idp.Mint(nil))
+	require.NoError(t, err)
+	assert.Equal(t, 3, idp.Fetches())
+}
+
+func TestRemoteJWKS_RemovedKeyStopsVerifyingAfterRefresh(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	v := remoteVerifier(t, idp, func(c *jwtauth.Config) { c.JWKS.RefreshInterval = 100 * time.Millisecond })
+	old := idp.Mint(nil)
+	oldKid := idp.KeyID()
+	_, err := v.Verify(context.Background(), old)
+	require.NoError(t, err)
+	idp.Rotate()
+	idp.Unpublish(oldKid)
+	require.Eventually(t, func() bool {
+		_, err := v.Verify(context.Background(), old)
+		return err != nil
+	}, 5*time.Second, 50*time.Millisecond)
+	_, err = v.Verify(context.Background(), old)
+	assert.ErrorIs(t, err, jwtauth.ErrUnknownKey)
+}
+
+func TestRemoteJWKS_UnknownKidFloodCausesOneFetch(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	v := remoteVerifier(t, idp, func(c *jwtauth.Config) { c.JWKS.RefreshCooldown = 300 * time.Millisecond })
+	require.Equal(t, 1, idp.Fetches())
+	idp.SetDelay(200 * time.Millisecond) // keep the shared fetch in flight while the flood arrives
+
+	const n = 500
+	var wg sync.WaitGroup
+	var refused atomic.Int64
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			tok := idp.Sign(map[string]any{"kid": "random-" + string(rune('a'+i%26)) + strings.Repeat("x", i%7)},
+				map[string]any{"iss": idp.Issuer(), "aud": idp.Audience(), "exp": time.Now().Add(time.Hour).Unix()})
+			if _, err := v.Verify(context.Background(), tok); err != nil {
+				assert.ErrorIs(t, err, jwtauth.ErrUnknownKey)
+				refused.Add(1)
+			}
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	assert.Equal(t, int64(n), refused.Load())
+	assert.Equal(t, 2, idp.Fetches(), "500 unknown kids: one shared fetch, then the cooldown")
+}
+
+func TestRemoteJWKS_RequestWaitsAtMostMaxWaitForAHangingRefresh(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	v := remoteVerifier(t, idp, func(c *jwtauth.Config) {
+		c.JWKS.MaxWait = 300 * time.Millisecond
+		c.JWKS.FetchTimeout = 10 * time.Second
+	})
+	known := idp.Mint(nil)
+	idp.SetFault(jwtauthtest.FaultHang)
+	idp.Rotate()
+	start := time.Now()
+	_, err := v.Verify(context.Background(), idp.Mint(nil))
+	elapsed := time.Since(start)
+	assert.ErrorIs(t, err, jwtauth.ErrUnknownKey, "an unknown kid while keys are cached is a 401, not a 503")
+	assert.Less(t, elapsed, 3*time.Second)
+
+	// The request's own context can only shorten the wait.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	_, err = v.Verify(ctx, idp.Mint(nil))
+	assert.ErrorIs(t, err, jwtauth.ErrUnknownKey)
+	assert.Less(t, time.Since(start), 2*time.Second)
+
+	_, err = v.Verify(context.Background(), known)
+	assert.NoError(t, err, "known keys keep verifying while the JWKS hangs")
+}
+
+func TestRemoteJWKS_KeepsLastGoodKeysThroughFaults(t *testing.T) {
+	faults := map[string]jwtauthtest.Fault{
+		"down":               jwtauthtest.FaultDown,
+		"hanging":            jwtauthtest.FaultHang,
+		"500":                jwtauthtest.FaultStatus500,
+		"HTML":               jwtauthtest.FaultHTML,
+		"truncated":          jwtauthtest.FaultTruncated,
+		"empty set":          jwtauthtest.FaultEmpty,
+		"unusable keys only": jwtauthtest.FaultUnusable,
+		"50 MB body":         jwtauthtest.FaultHuge,
+		"endless body":       jwtauthtest.FaultEndless,
+		"redirect elsewhere": jwtauthtest.FaultRedirect,
+	}
+	for name, fault := range faults {
+		t.Run(name, func(t *testing.T) {
+			idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+			v := remoteVerifier(t, idp, func(c *jwtauth.Config) {
+				c.JWKS.RefreshInterval = 50 * time.Millisecond
+				c.JWKS.FetchTimeout = 300 * time.Millisecond
+				c.JWKS.MaxWait = 400 * time.Millisecond
+			})
+			known := idp.Mint(nil)
+			_, err := v.Verify(context.Background(), known)
+			require.NoError(t, err)
+
+			var before runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			idp.SetFault(fault)
+			fetches := idp.Fetches()
+			require.Eventually(t, func() bool { return idp.Fetches() >= fetches+2 }, 10*time.Second, 20*time.Millisecond,
+				"the refresh keeps being retried")
+
+			_, err = v.Verify(context.Background(), known)
+			assert.NoError(t, err, "known keys keep verifying")
+			idp.Rotate()
+			_, err = v.Verify(context.Background(), idp.Mint(nil))
+			assert.ErrorIs(t, err, jwtauth.ErrUnknownKey, "an unknown kid is a 401 while keys are cached")
+			assert.NoError(t, v.Ready())
+
+			var after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			assert.Less(t, int64(after.HeapAlloc)-int64(before.HeapAlloc), int64(8<<20), "memory stays bounded")
+
+			idp.SetFault(jwtauthtest.FaultNone)
+			require.Eventually(t, func() bool {
+				_, err := v.Verify(context.Background(), idp.Mint(nil))
+				return err == nil
+			}, 5*time.Second, 50*time.Millisecond, "recovers once the IdP is back")
+		})
+	}
+}
+
+func TestRemoteJWKS_StaleKeysExpireAfterMaxStale(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	clock := &fixedClock{now: time.Now()}
+	v := remoteVerifier(t, idp, func(c *jwtauth.Config) {
+		c.Clock = clock.Now
+		c.JWKS.MaxStale = time.Hour
+		c.JWKS.MaxWait = 200 * time.Millisecond
+	})
+	tok := idp.Mint(map[string]any{"exp": clock.Now().Add(3 * time.Hour).Unix()})
+	_, err := v.Verify(context.Background(), tok)
+	require.NoError(t, err)
+
+	idp.SetFault(jwtauthtest.FaultStatus500)
+	clock.Add(59 * time.Minute)
+	_, err = v.Verify(context.Background(), tok)
+	assert.NoError(t, err, "within MaxStale the last good keys are used")
+	clock.Add(2 * time.Minute)
+	_, err = v.Verify(context.Background(), tok)
+	assert.ErrorIs(t, err, jwtauth.ErrKeysUnavailable)
+	var e *jwtauth.Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, http.StatusServiceUnavailable, e.Status())
+	assert.ErrorContains(t, v.Ready(), "older than JWKS.MaxStale")
+
+	idp.SetFault(jwtauthtest.FaultNone)
+	require.Eventually(t, func() bool { return v.Ready() == nil }, 5*time.Second, 20*time.Millisecond)
+	_, err = v.Verify(context.Background(), tok)
+	assert.NoError(t, err)
+}
+
+func TestRemoteJWKS_DownAtStartupIsRetriedAndRecovers(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	idp.SetFault(jwtauthtest.FaultHang)
+	start := time.Now()
+	v := remoteVerifier(t, idp, func(c *jwtauth.Config) {
+		c.JWKS.FetchTimeout = 300 * time.Millisecond
+		c.JWKS.MaxWait = 100 * time.Millisecond
+		c.JWKS.RefreshCooldown = time.Hour // recovery must come from the background retry
+	})
+	assert.Less(t, time.Since(start), 2*time.Second, "startup waits at most about one fetch timeout")
+	assert.ErrorContains(t, v.Ready(), idp.Issuer())
+
+	tok := idp.Mint(nil)
+	_, err := v.Verify(context.Background(), tok)
+	assert.ErrorIs(t, err, jwtauth.ErrKeysUnavailable)
+
+	idp.SetFault(jwtauthtest.FaultNone)
+	require.Eventually(t, func() bool { return v.Ready() == nil }, 5*time.Second, 20*time.Millisecond)
+	_, err = v.Verify(context.Background(), tok)
+	assert.NoError(t, err)
+}
+
+func TestRemoteJWKS_NeverLoadedKeysAreUnavailableNotInvalid(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	idp.SetFault(jwtauthtest.FaultStatus500)
+	v := remoteVerifier(t, idp, func(c *jwtauth.Config) { c.JWKS.MaxWait = 100 * time.Millisecond })
+	_, err := v.Verify(context.Background(), idp.Mint(nil))
+	assert.ErrorIs(t, err, jwtauth.ErrKeysUnavailable)
+	assert.ErrorContains(t, err, "HTTP status 500")
+	assert.ErrorContains(t, v.Ready(), "HTTP status 500")
+}
+
+func TestRemoteJWKS_RefreshesPeriodicallyAndStopsOnClose(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	v := remoteVerifier(t, idp, func(c *jwtauth.Config) { c.JWKS.RefreshInterval = 50 * time.Millisecond })
+	require.Eventually(t, func() bool { return idp.Fetches() >= 3 }, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, v.Close())
+	n := idp.Fetches()
+	time.Sleep(200 * time.Millisecond)
+	assert.Equal(t, n, idp.Fetches(), "no fetch after Close")
+	_, err := v.Verify(context.Background(), idp.Mint(nil))
+	assert.NoError(t, err, "keys already loaded keep working after Close")
+	idp.Rotate()
+	_, err = v.Verify(context.Background(), idp.Mint(nil))
+	assert.ErrorIs(t, err, jwtauth.ErrUnknownKey)
+	assert.Equal(t, n, idp.Fetches(), "an unknown kid after Close fetches nothing")
+}
+
+func TestRemoteJWKS_ContextPassedToNewEndsBackgroundWork(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	ctx, cancel := context.WithCancel(context.Background())
+	v, err := jwtauth.New(ctx, jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{idp.TrustedIssuer()},
+		JWKS:    jwtauth.JWKSOptions{RefreshInterval: 30 * time.Millisecond},
+	})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return idp.Fetches() >= 2 }, 5*time.Second, 10*time.Millisecond)
+	cancel()
+	time.Sleep(100 * time.Millisecond)
+	n := idp.Fetches()
+	time.Sleep(150 * time.Millisecond)
+	assert.Equal(t, n, idp.Fetches())
+	require.NoError(t, v.Close())
+}
+
+func TestRemoteJWKS_HonoursShortCacheControlMaxAge(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	idp.SetCacheControl("public, max-age=1")
+	// RefreshInterval 2s: max-age=1 is honoured down to min(1 minute, RefreshInterval), i.e. 2s here; a
+	// long max-age never stretches past RefreshInterval.
+	remoteVerifier(t, idp, func(c *jwtauth.Config) { c.JWKS.RefreshInterval = 2 * time.Second })
+	time.Sleep(1500 * time.Millisecond)
+	assert.Equal(t, 1, idp.Fetches(), "max-age below the floor does not cause faster refreshes")
+
+	idp2 := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	idp2.SetCacheControl("max-age=86400")
+	remoteVerifier(t, idp2, func(c *jwtauth.Config) { c.JWKS.RefreshInterval = 100 * time.Millisecond })
+	require.Eventually(t, func() bool { return idp2.Fetches() >= 3 }, 5*time.Second, 10*time.Millisecond,
+		"a long max-age never delays the configured refresh")
+}
+
+func TestRemoteJWKS_RequiresHTTPSExceptLoopback(t *testing.T) {
+	cases := map[string]bool{ // URL → accepted
+		"https://idp.example/jwks.json":     true,
+		"http://localhost:8080/jwks.json":   true,
+		"http://127.0.0.1/jwks.json":        true,
+		"http://127.3.4.5:9/jwks.json":      true,
+		"http://[::1]:9/jwks.json":          true,
+		"http://idp.example/jwks.json":      false,
+		"http://10.0.0.1/jwks.json":         false,
+		"http://localhost.evil/jwks.json":   false,
+		"ftp://idp.example/jwks.json":       false,
+		"https://user:pw@idp.example/jwks":  false,
+		"/relative/jwks.json":               false,
+		"https:///jwks.json":                false,
+		"http://[::ffff:127.0.0.1]/jwks":    true, // an IPv4-mapped loopback address is loopback
+		"http://0x7f.0.0.1/jwks.json":       false,
+		"http://127.0.0.1.nip.io/jwks.json": false,
+	}
+	for u, ok := range cases {
+		t.Run(u, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // no fetch wanted: only the configuration check
+			v, err := jwtauth.New(ctx, jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{{
+				Issuer: testIssuer, Audiences: []string{"a"}, Algorithms: []string{"ES256"}, Keys: jwtauth.RemoteJWKS(u),
+			}}})
+			if ok {
+				require.NoError(t, err)
+				_ = v.Close()
+			} else {
+				require.Error(t, err)
+			}
+		})
+	}
+}
+
+func TestRemoteJWKS_RefusesRedirectToAnotherOrigin(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	idp.SetFault(jwtauthtest.FaultRedirect)
+	v := remoteVerifier(t, idp, func(c *jwtauth.Config) { c.JWKS.MaxWait = 50 * time.Millisecond })
+	assert.ErrorContains(t, v.Ready(), "another origin")
+	_, err := v.Verify(context.Background(), idp.Mint(nil))
+	assert.ErrorIs(t, err, jwtauth.ErrKeysUnavailable)
+}
+
+func TestRemoteJWKS_FollowsSameOriginRedirect(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	mux := http.NewServeMux()
+	mux.HandleFunc("/old", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/new", http.StatusFound) })
+	mux.HandleFunc("/new", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(idp.JWKS()) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	ti := idp.TrustedIssuer()
+	ti.Keys = jwtauth.RemoteJWKS(srv.URL + "/old")
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{ti}})
+	require.NoError(t, err)
+	defer v.Close()
+	_, err = v.Verify(context.Background(), idp.Mint(nil))
+	assert.NoError(t, err)
+}
+
+func TestRemoteJWKS_SkipsBadKeysWithoutPoisoningTheSet(t *testing.T) {
+	good := testKey("ES256", 0)
+	rsaKey := testKey("RS256", 0).(*rsa.PrivateKey)
+	weak := weakRSAKey(t)
+	enc := jwtauthtest.PublicJWK(testKey("ES256", 1).Public(), "enc", "")
+	enc["use"] = "enc"
+	noVerify := map[string]any{}
+	for k, v := range jwtauthtest.PublicJWK(testKey("ES256", 2).Public(), "no-verify", "") {
+		noVerify[k] = v
+	}
+	noVerify["key_ops"] = []string{"sign"}
+	wrongAlg := jwtauthtest.PublicJWK(rsaKey.Public(), "wrong-alg", "ES256")
+	offCurve := jwtauthtest.PublicJWK(testKey("ES256", 3).Public(), "off-curve", "ES256")
+	offCurve["y"] = offCurve["x"]
+	dupA := jwtauthtest.PublicJWK(testKey("ES256", 4).Public(), "dup", "ES256")
+	dupB := jwtauthtest.PublicJWK(testKey("ES256", 5).Public(), "dup", "ES256")
+	set := map[string]any{"keys": []any{
+		map[string]string{"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+		jwtauthtest.PublicJWK(weak.Public(), "weak", "RS256"),
+		enc, noVerify, wrongAlg, offCurve, dupA, dupB,
+		map[string]string{"kty": "EC", "kid": "garbage"},
+		"not an object",
+		jwtauthtest.PublicJWK(good.Public(), "good", "ES256"),
+	}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(set)
+	}))
+	defer srv.Close()
+	clock := newClock()
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{
+		Clock:   clock.Now,
+		Issuers: []jwtauth.TrustedIssuer{{Issuer: testIssuer, Audiences: []string{"a"}, Algorithms: []string{"ES256", "RS256"}, Keys: jwtauth.RemoteJWKS(srv.URL)}},
+		JWKS:    jwtauth.JWKSOptions{RefreshCooldown: time.Hour},
+	})
+	require.NoError(t, err)
+	defer v.Close()
+	require.NoError(t, v.Ready())
+
+	claims := mustJSON(map[string]any{"iss": testIssuer, "aud": "a", "exp": clock.Now().Add(time.Hour).Unix()})
+	sign := func(alg, kid string, key crypto.Signer) error {
+		_, err := v.Verify(context.Background(), jwtauthtest.SignRaw(alg, key, mustJSON(map[string]string{"alg": alg, "kid": kid}), claims))
+		return err
+	}
+	assert.NoError(t, sign("ES256", "good", good))
+	for kid, key := range map[string]crypto.Signer{"enc": testKey("ES256", 1), "no-verify": testKey("ES256", 2), "off-curve": testKey("ES256", 3), "dup": testKey("ES256", 4)} {
+		assert.ErrorIs(t, sign("ES256", kid, key), jwtauth.ErrUnknownKey, kid)
+	}
+	assert.ErrorIs(t, sign("RS256", "weak", weak), jwtauth.ErrUnknownKey)
+	assert.ErrorIs(t, sign("RS256", "wrong-alg", rsaKey), jwtauth.ErrUnknownKey)
+}
+
+func TestKeySet_TokenWithoutKidNeedsExactlyOneFittingKey(t *testing.T) {
+	one, two := testKey("ES256", 0), testKey("ES256", 1)
+	clock := newClock()
+	claims := mustJSON(map[string]any{"iss": testIssuer, "aud": "a", "exp": clock.Now().Add(time.Hour).Unix()})
+	noKid := func(key crypto.Signer) string {
+		return jwtauthtest.SignRaw("ES256", key, []byte(`{"alg":"ES256"}`), claims)
+	}
+	mk := func(jwks []byte) *jwtauth.Verifier {
+		v, err := jwtauth.New(context.Background(), jwtauth.Config{Clock: clock.Now, Issuers: []jwtauth.TrustedIssuer{{
+			Issuer: testIssuer, Audiences: []string{"a"}, Algorithms: []string{"ES256", "RS256"}, Keys: jwtauth.LocalKeys(jwks),
+		}}})
+		require.NoError(t, err)
+		return v
+	}
+	single := mk(jwksOf(map[string]string{"k1": "ES256", "r": "RS256"}, map[string]crypto.Signer{"k1": one, "r": testKey("RS256", 0)}))
+	_, err := single.Verify(context.Background(), noKid(one))
+	assert.NoError(t, err, "one EC P-256 key: a kid-less ES256 token may use it")
+
+	double := mk(jwksOf(map[string]string{"k1": "ES256", "k2": "ES256"}, map[string]crypto.Signer{"k1": one, "k2": two}))
+	_, err = double.Verify(context.Background(), noKid(one))
+	assert.ErrorIs(t, err, jwtauth.ErrUnknownKey)
+	assert.ErrorContains(t, err, "no kid and 2 keys fit ES256")
+}
+
+func TestKeySet_DuplicateKidsAreNotUsed(t *testing.T) {
+	a, b := testKey("ES256", 0), testKey("ES256", 1)
+	set := []byte(`{"keys":[` + string(mustJSON(jwtauthtest.PublicJWK(a.Public(), "same", "ES256"))) + "," +
+		string(mustJSON(jwtauthtest.PublicJWK(b.Public(), "same", "ES256"))) + "," +
+		string(mustJSON(jwtauthtest.PublicJWK(testKey("ES256", 2).Public(), "other", "ES256"))) + `]}`)
+	clock := newClock()
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{Clock: clock.Now, Issuers: []jwtauth.TrustedIssuer{{
+		Issuer: testIssuer, Audiences: []string{"a"}, Algorithms: []string{"ES256"}, Keys: jwtauth.LocalKeys(set),
+	}}})
+	require.NoError(t, err)
+	claims := mustJSON(map[string]any{"iss": testIssuer, "aud": "a", "exp": clock.Now().Add(time.Hour).Unix()})
+	for _, k := range []crypto.Signer{a, b} {
+		_, err := v.Verify(context.Background(), jwtauthtest.SignRaw("ES256", k, []byte(`{"alg":"ES256","kid":"same"}`), claims))
+		assert.ErrorIs(t, err, jwtauth.ErrUnknownKey)
+	}
+}
+
+func TestLocalKeys_AcceptsPEMJWKJWKSAndBase64(t *testing.T) {
+	ec := testKey("ES256", 0).(*ecdsa.PrivateKey)
+	rk := testKey("RS256", 0).(*rsa.PrivateKey)
+	pkix, err := x509.MarshalPKIXPublicKey(&ec.PublicKey)
+	require.NoError(t, err)
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(ec)
+	require.NoError(t, err)
+	sec1, err := x509.MarshalECPrivateKey(ec)
+	require.NoError(t, err)
+	pemOf := func(typ string, der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}) }
+	privJWK := jwtauthtest.PublicJWK(ec.Public(), "k1", "ES256")
+	privJWK["d"] = base64.RawURLEncoding.EncodeToString(ec.D.FillBytes(make([]byte, 32)))
+	jwks := mustJSON(map[string]any{"keys": []any{privJWK}})
+	wrapped := base64.StdEncoding.EncodeToString(jwks)
+	var lines []string
+	for len(wrapped) > 76 {
+		lines, wrapped = append(lines, wrapped[:76]), wrapped[76:]
+	}
+	lines = append(lines, wrapped)
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(path, pemOf("PUBLIC KEY", pkix), 0o600))
+
+	ecSources := map[string]jwtauth.KeySource{
+		"PKIX PEM":              jwtauth.LocalKeys(pemOf("PUBLIC KEY", pkix)),
+		"PKCS#8 private PEM":    jwtauth.LocalKeys(pemOf("PRIVATE KEY", pkcs8)),
+		"SEC1 private PEM":      jwtauth.LocalKeys(pemOf("EC PRIVATE KEY", sec1)),
+		"certificate":           jwtauth.LocalKeys(pemOf("CERTIFICATE", selfSignedCert(t, ec))),
+		"private JWK":           jwtauth.LocalKeys(mustJSON(privJWK)),
+		"private JWKS":          jwtauth.LocalKeys(jwks),
+		"base64 JWKS, wrapped":  jwtauth.LocalKeys([]byte(strings.Join(lines, "\n") + "\n")),
+		"base64url JWKS":        jwtauth.LocalKeys([]byte(base64.RawURLEncoding.EncodeToString(jwks))),
+		"base64 PEM":            jwtauth.LocalKeys([]byte(base64.StdEncoding.EncodeToString(pemOf("PUBLIC KEY", pkix)))),
+		"file":                  jwtauth.LocalKeysFile(path),
+		"crypto.PublicKey":      jwtauth.PublicKeys(&ec.PublicKey),
+		"private crypto.Signer": jwtauth.PublicKeys(ec),
+	}
+	clock := newClock()
+	claims := mustJSON(map[string]any{"iss": testIssuer, "aud": "a", "exp": clock.Now().Add(time.Hour).Unix()})
+	for name, src := range ecSources {
+		t.Run(name, func(t *testing.T) {
+			v, err := jwtauth.New(context.Background(), jwtauth.Config{Clock: clock.Now, Issuers: []jwtauth.TrustedIssuer{{
+				Issuer: testIssuer, Audiences: []string{"a"}, Algorithms: []string{"ES256"}, Keys: src,
+			}}})
+			require.NoError(t, err)
+			_, err = v.Verify(context.Background(), jwtauthtest.SignRaw("ES256", ec, []byte(`{"alg":"ES256","kid":"k1"}`), claims))
+			assert.NoError(t, err)
+		})
+	}
+	t.Run("PKCS#1 RSA public PEM", func(t *testing.T) {
+		v, err := jwtauth.New(context.Background(), jwtauth.Config{Clock: clock.Now, Issuers: []jwtauth.TrustedIssuer{{
+			Issuer: testIssuer, Audiences: []string{"a"}, Algorithms: []string{"RS256"},
+			Keys: jwtauth.LocalKeys(pemOf("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(&rk.PublicKey))),
+		}}})
+		require.NoError(t, err)
+		// a local key without kid matches tokens with any kid, or none
+		for _, h := range []string{`{"alg":"RS256","kid":"whatever"}`, `{"alg":"RS256"}`} {
+			_, err = v.Verify(context.Background(), jwtauthtest.SignRaw("RS256", rk, []byte(h), claims))
+			assert.NoError(t, err, h)
+		}
+	})
+}
+
+func TestLocalKeys_ReportsUnusableKeys(t *testing.T) {
+	weak := weakRSAKey(t)
+	der, err := x509.MarshalPKIXPublicKey(&weak.PublicKey)
+	require.NoError(t, err)
+	cases := map[string]struct {
+		src  jwtauth.KeySource
+		algs []string
+		want string
+	}{
+		"1024-bit RSA":        {jwtauth.LocalKeys(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), []string{"RS256"}, "RSA key of 1024 bits is too small"},
+		"oct JWK":             {jwtauth.LocalKeys([]byte(`{"kty":"oct","k":"c2VjcmV0"}`)), []string{"RS256"}, "shared secret"},
+		"wrong algorithm":     {jwtauth.PublicKeys(testKey("ES256", 0).Public()), []string{"RS256"}, "none of the 1 keys fits the configured Algorithms"},
+		"missing file":        {jwtauth.LocalKeysFile("/nonexistent/key.pem"), []string{"RS256"}, "no such file"},
+		"empty":               {jwtauth.LocalKeys(nil), []string{"RS256"}, "empty input"},
+		"two keys without id": {jwtauth.PublicKeys(testKey("ES256", 0).Public(), testKey("ES256", 1).Public()), []string{"ES256"}, "have no kid"},
+		"no keys":             {jwtauth.PublicKeys(), []string{"ES256"}, "no keys given"},
+		"empty JWKS":          {jwtauth.LocalKeys([]byte(`{"keys":[]}`)), []string{"ES256"}, "the key set is empty"},
+		"enc only":            {jwtauth.LocalKeys([]byte(`{"keys":[` + string(mustJSON(map[string]string{"kty": "EC", "use": "enc", "crv": "P-256", "x": "a", "y": "b"})) + `]}`)), []string{"ES256"}, `use is "enc"`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{{
+				Issuer: testIssuer, Audiences: []string{"a"}, Algorithms: tc.algs, Keys: tc.src,
+			}}})
+			assert.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+func TestDiscover_FindsTheKeySetAndChecksTheIssuer(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t)
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{jwtauth.OIDC(idp.Issuer(), idp.Audience())}})
+	require.NoError(t, err)
+	defer v.Close()
+	require.NoError(t, v.Ready())
+	_, err = v.Verify(context.Background(), idp.Mint(nil))
+	assert.NoError(t, err)
+	assert.Equal(t, 1, idp.DiscoveryFetches())
+
+	// The discovery document must name the configured issuer.
+	liar := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": "https://evil.example", "jwks_uri": idp.JWKSURL()})
+	}))
+	defer liar.Close()
+	v2, err := jwtauth.New(context.Background(), jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{jwtauth.OIDC(liar.URL, "a")},
+		JWKS:    jwtauth.JWKSOptions{MaxWait: 50 * time.Millisecond},
+	})
+	require.NoError(t, err)
+	defer v2.Close()
+	assert.ErrorContains(t, v2.Ready(), `names issuer "https://evil.example", not the configured`)
+
+	_, err = jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{{
+		Issuer: "https://a.example/", Audiences: []string{"a"}, Algorithms: []string{"RS256"}, Keys: jwtauth.Discover("https://b.example/"),
+	}}})
+	assert.ErrorContains(t, err, "names another issuer than Issuer")
+}
+
+func TestAuth0_PresetDerivesIssuerAndKeySet(t *testing.T) {
+	ti := jwtauth.Auth0("dev-abc.us.auth0.com", "https://api.example.com")
+	assert.Equal(t, "https://dev-abc.us.auth0.com/", ti.Issuer)
+	assert.Equal(t, []string{"https://api.example.com"}, ti.Audiences)
+	assert.Equal(t, []string{"RS256"}, ti.Algorithms)
+	assert.Equal(t, jwtauth.Auth0("https://dev-abc.us.auth0.com/", "x").Issuer, ti.Issuer, "a pasted URL is forgiven")
+
+	for _, bad := range []string{"", "dev/abc", "a b"} {
+		_, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{jwtauth.Auth0(bad, "api")}})
+		assert.ErrorContains(t, err, "Auth0 domain")
+	}
+}
+
+func TestNew_StartsWithoutBlockingOnAHangingIdP(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	idp.SetFault(jwtauthtest.FaultHang)
+	start := time.Now()
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{idp.TrustedIssuer(), jwtauth.OIDC(idp.Issuer()+"/", "a")},
+		JWKS:    jwtauth.JWKSOptions{FetchTimeout: 300 * time.Millisecond},
+	})
+	require.NoError(t, err)
+	defer v.Close()
+	assert.Less(t, time.Since(start), 2*time.Second)
+}
+
+func weakRSAKey(t testing.TB) *rsa.PrivateKey {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	return k
+}

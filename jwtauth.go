@@ -1,0 +1,841 @@
+// Package jwtauth verifies JSON Web Tokens presented as OAuth 2.0 bearer tokens and protects net/http handlers
+// with them.
+//
+// A Verifier checks a token's signature against the keys of a trusted issuer (a remote JWKS with caching and
+// rotation, OIDC discovery, the Auth0 preset, or local keys), then its registered claims. RequireAuth wraps any
+// http.Handler; RequireScope checks scopes. Defaults follow RFC 8725 (JWT best current practices): an algorithm
+// allow-list is always enforced, "none" and HMAC are never accepted, exp is required, and the token is decoded
+// strictly.
+//
+//	v, err := jwtauth.New(ctx, jwtauth.Config{
+//		Issuers: []jwtauth.TrustedIssuer{jwtauth.Auth0("dev-abc.us.auth0.com", "https://api.example.com")},
+//	})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	http.Handle("/api/private", v.RequireAuth(private))
+//	http.Handle("/api/admin", v.RequireAuth(jwtauth.RequireScope("admin")(admin)))
+package jwtauth
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Defaults and bounds of Config.
+const (
+	// DefaultLeeway is the clock skew tolerated on exp, nbf and iat when Config.Leeway is zero.
+	DefaultLeeway = 60 * time.Second
+	// MaxLeeway is the largest Config.Leeway accepted: more would keep expired tokens alive for too long.
+	MaxLeeway = 5 * time.Minute
+	// DefaultMaxTokenSize is the token length limit when Config.MaxTokenSize is zero.
+	DefaultMaxTokenSize = 16 << 10
+)
+
+// Config configures a Verifier. Only Issuers is required; zero values of the other fields mean the documented
+// defaults. New validates the whole Config at once and reports every problem it finds.
+type Config struct {
+	// Issuers lists the issuers whose tokens are accepted, each with its own keys, audiences and algorithms.
+	// A token's iss only selects among these; keys of one issuer never verify another issuer's tokens.
+	Issuers []TrustedIssuer
+
+	// Leeway is the clock skew tolerated on exp, nbf and iat. Zero means DefaultLeeway (60 s); at most MaxLeeway.
+	Leeway time.Duration
+	// MaxAge, when set, refuses tokens whose iat is older than this, and tokens without iat.
+	MaxAge time.Duration
+	// RequiredType, when set, is the only typ header accepted, compared case-insensitively with an optional
+	// "application/" prefix (e.g. "at+jwt" for RFC 9068 access tokens). When empty, tokens whose typ is absent,
+	// "JWT" or "at+jwt" are accepted and any other typ (dpop+jwt, logout+jwt, ...) is refused.
+	RequiredType string
+	// MaxTokenSize bounds the token length in bytes, checked before anything is decoded.
+	// Zero means DefaultMaxTokenSize (16 KiB).
+	MaxTokenSize int
+	// CacheSize, when positive, turns on a cache of that many verified tokens, keyed by a hash of the token.
+	// A hit skips the signature check but still checks exp, nbf and max age against the clock, and is dropped
+	// when its key leaves the key set. Tokens over 4 KiB are not cached.
+	CacheSize int
+	// Clock returns the current time. Nil means time.Now. Tests inject a fixed clock here.
+	Clock func() time.Time
+	// JWKS holds the rarely changed knobs of remote key sets (refresh, timeouts, size caps).
+	JWKS JWKSOptions
+
+	// Logger receives operational events: key set fetches and their failures, skipped keys, and, at debug level,
+	// each verification's outcome. Tokens are never logged. Nil means slog.Default().
+	Logger *slog.Logger
+	// OnVerify, when set, is called after each verification with its outcome, for metrics and audit.
+	OnVerify func(ctx context.Context, o Outcome)
+
+	// Realm, when set, is sent as the realm attribute of WWW-Authenticate challenges.
+	Realm string
+	// TokenCookie names a cookie that may carry the token, besides the Authorization header. Off when empty.
+	// A request carrying both is refused (400). Read the CSRF advice in the README before turning it on.
+	TokenCookie string
+	// TokenQuery names a URL query parameter that may carry the token (RFC 6750 §2.3). Off when empty;
+	// tokens in URLs end up in logs and browser history, so prefer the header.
+	TokenQuery string
+	// AllowPreflight lets CORS preflight requests (OPTIONS with Access-Control-Request-Method) through
+	// RequireAuth unauthenticated, since browsers never attach credentials to them.
+	AllowPreflight bool
+	// ErrorHandler, when set, writes the response for a request the middleware refuses. err is an *Error.
+	// Nil means the RFC 6750 response described in the README.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// TrustedIssuer is one issuer whose tokens a Verifier accepts.
+type TrustedIssuer struct {
+	// Issuer is the expected iss claim, compared exactly: a trailing slash matters.
+	Issuer string
+	// Audiences lists accepted audiences; the token's aud (a string or an array) must contain one of them.
+	Audiences []string
+	// InsecureSkipAudienceCheck accepts tokens whatever their aud. Without an audience check, a token minted
+	// for any other API of the same issuer is accepted here too; set it only when the issuer mints tokens for
+	// this service alone.
+	InsecureSkipAudienceCheck bool
+	// Algorithms lists the accepted signature algorithms (RS256, RS384, RS512, PS256, PS384, PS512, ES256,
+	// ES384, ES512, EdDSA). Required: there is no default, so a key set cannot widen what is accepted.
+	Algorithms []string
+	// Keys is where the issuer's public keys come from: RemoteJWKS, Discover, LocalKeys, LocalKeysFile or
+	// PublicKeys.
+	Keys KeySource
+}
+
+// Claims are the verified claims of a token. The registered claims are decoded; every claim, including custom
+// ones, is available through Decode and GetClaim. Treat a Claims as read-only: it may be shared.
+type Claims struct {
+	Issuer    string    // iss
+	Subject   string    // sub
+	Audience  []string  // aud, always as a list
+	ExpiresAt time.Time // exp
+	NotBefore time.Time // nbf; zero when absent
+	IssuedAt  time.Time // iat; zero when absent
+	ID        string    // jti
+	// Scopes is the union of the space-delimited scope claim, the scp claim (string or array) and the
+	// permissions claim (Auth0 RBAC), without duplicates, in order of first appearance.
+	Scopes []string
+	// KeyID and Algorithm are the kid and alg of the header, as verified.
+	KeyID     string
+	Algorithm string
+
+	raw []byte // the payload JSON, never handed out without copying
+	v   *Verifier
+}
+
+// RawJSON returns a copy of the token's payload JSON.
+func (c *Claims) RawJSON() json.RawMessage { return append(json.RawMessage(nil), c.raw...) }
+
+// Decode unmarshals the token's payload JSON into dst, a pointer to the caller's own claims struct.
+func (c *Claims) Decode(dst any) error {
+	if err := json.Unmarshal(c.raw, dst); err != nil {
+		return fmt.Errorf("jwtauth: decoding claims into %T: %w", dst, err)
+	}
+	return nil
+}
+
+// ErrClaimMissing is returned by GetClaim when the token has no claim of that name.
+var ErrClaimMissing = errors.New("jwtauth: claim not present")
+
+// GetClaim decodes the claim called name into a T: GetClaim[string](c, "email"),
+// GetClaim[[]string](c, "https://example.com/roles").
+func GetClaim[T any](c *Claims, name string) (T, error) {
+	var zero T
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(c.raw, &m); err != nil {
+		return zero, fmt.Errorf("jwtauth: decoding claims: %w", err)
+	}
+	raw, ok := m[name]
+	if !ok {
+		return zero, fmt.Errorf("%w: %q", ErrClaimMissing, name)
+	}
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return zero, fmt.Errorf("jwtauth: claim %q is not a %T: %w", name, v, err)
+	}
+	return v, nil
+}
+
+// clone returns a deep copy, so a cached Claims cannot be changed through one handed out.
+func (c *Claims) clone() *Claims {
+	d := *c
+	d.Audience = append([]string(nil), c.Audience...)
+	d.Scopes = append([]string(nil), c.Scopes...)
+	return &d
+}
+
+// Outcome describes one verification, for Config.OnVerify and logs. It never holds the token.
+type Outcome struct {
+	// Err is nil when the token was accepted.
+	Err error
+	// Reason is "ok" or the fixed phrase of the failure ("token expired", "signature invalid", ...).
+	Reason string
+	// Issuer, KeyID and Algorithm are as read from the token, possibly before it was verified: treat them as
+	// untrusted text when Err is not nil.
+	Issuer, KeyID, Algorithm string
+	// Cached is true when the verified-token cache answered.
+	Cached bool
+}
+
+// Verifier verifies tokens. It is safe for concurrent use. Build one with New and share it.
+type Verifier struct {
+	trusts       []*trust
+	byIssuer     map[string]*trust
+	allAlgs      algSet
+	leeway       time.Duration
+	maxAge       time.Duration
+	requiredType string // normalized; "" when none
+	maxSize      int
+	maxWait      time.Duration
+	now          func() time.Time
+	logger       *slog.Logger
+	onVerify     func(context.Context, Outcome)
+	cache        *tokenCache
+
+	realm          string
+	tokenCookie    string
+	tokenQuery     string
+	allowPreflight bool
+	errorHandler   func(http.ResponseWriter, *http.Request, error)
+
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// trust is a TrustedIssuer as the Verifier uses it.
+type trust struct {
+	issuer    string
+	audiences []string
+	skipAud   bool
+	algs      algSet
+	keys      keyProvider
+}
+
+// New validates cfg and returns a Verifier. Remote key sets are fetched before New returns, waiting at most
+// JWKSOptions.FetchTimeout; a key set that cannot be fetched yet is not an error: it is retried in the
+// background, Ready reports it, and verification answers ErrKeysUnavailable until it loads.
+// Background work stops when ctx is done or Close is called.
+func New(ctx context.Context, cfg Config) (*Verifier, error) {
+	v := &Verifier{
+		leeway:         cfg.Leeway,
+		maxAge:         cfg.MaxAge,
+		maxSize:        cfg.MaxTokenSize,
+		now:            cfg.Clock,
+		logger:         cfg.Logger,
+		onVerify:       cfg.OnVerify,
+		realm:          cfg.Realm,
+		tokenCookie:    cfg.TokenCookie,
+		tokenQuery:     cfg.TokenQuery,
+		allowPreflight: cfg.AllowPreflight,
+		errorHandler:   cfg.ErrorHandler,
+		byIssuer:       make(map[string]*trust, len(cfg.Issuers)),
+	}
+	if v.leeway == 0 {
+		v.leeway = DefaultLeeway
+	}
+	if v.maxSize == 0 {
+		v.maxSize = DefaultMaxTokenSize
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.logger == nil {
+		v.logger = slog.Default()
+	}
+
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("jwtauth: "+format, args...)) }
+	if cfg.Leeway < 0 || cfg.Leeway > MaxLeeway {
+		bad("Config.Leeway %s is out of range: use 0 (default %s) up to %s", cfg.Leeway, DefaultLeeway, MaxLeeway)
+	}
+	if cfg.MaxAge < 0 {
+		bad("Config.MaxAge %s is negative: use 0 for no limit", cfg.MaxAge)
+	}
+	if cfg.MaxTokenSize < 0 || cfg.MaxTokenSize > 1<<20 {
+		bad("Config.MaxTokenSize %d is out of range: use 0 (default %d) up to 1 MiB", cfg.MaxTokenSize, DefaultMaxTokenSize)
+	}
+	if cfg.CacheSize < 0 {
+		bad("Config.CacheSize %d is negative: use 0 for no cache", cfg.CacheSize)
+	}
+	if cfg.RequiredType != "" {
+		v.requiredType = normalizeType(cfg.RequiredType)
+		if !isToken(v.requiredType) {
+			bad("Config.RequiredType %q is not a media type name", cfg.RequiredType)
+		}
+	}
+	if !isQuotable(cfg.Realm) {
+		bad(`Config.Realm %q must be printable ASCII without '"' or '\'`, cfg.Realm)
+	}
+	if cfg.TokenCookie != "" && !isToken(cfg.TokenCookie) {
+		bad("Config.TokenCookie %q is not a valid cookie name", cfg.TokenCookie)
+	}
+	if cfg.TokenQuery != "" && strings.ContainsAny(cfg.TokenQuery, "&=#? ") {
+		bad("Config.TokenQuery %q is not a valid query parameter name", cfg.TokenQuery)
+	}
+	jwksOpts, jerrs := cfg.JWKS.withDefaults()
+	errs = append(errs, jerrs...)
+	v.maxWait = jwksOpts.MaxWait
+
+	if len(cfg.Issuers) == 0 {
+		bad("Config.Issuers is empty: add a TrustedIssuer, e.g. jwtauth.Auth0(domain, audience)")
+	}
+	env := sourceEnv{opts: jwksOpts, now: v.now, logger: v.logger}
+	for i, ti := range cfg.Issuers {
+		where := fmt.Sprintf("Config.Issuers[%d]", i)
+		if ti.Issuer != "" {
+			where = fmt.Sprintf("Config.Issuers[%d] (%q)", i, ti.Issuer)
+		}
+		t := &trust{issuer: ti.Issuer, audiences: append([]string(nil), ti.Audiences...), skipAud: ti.InsecureSkipAudienceCheck}
+		switch {
+		case ti.Issuer == "":
+			bad("%s: Issuer is empty: set it to the exact iss your tokens carry", where)
+		case v.byIssuer[ti.Issuer] != nil:
+			bad("%s: Issuer is listed twice: merge the entries", where)
+		}
+		if len(ti.Audiences) == 0 && !ti.InsecureSkipAudienceCheck {
+			bad("%s: Audiences is empty: set the API identifier your tokens carry in aud (or, knowingly, InsecureSkipAudienceCheck)", where)
+		}
+		for _, a := range ti.Audiences {
+			if a == "" {
+				bad("%s: Audiences contains an empty string", where)
+			}
+		}
+		if len(ti.Algorithms) == 0 {
+			bad("%s: Algorithms is empty: list what your issuer signs with, e.g. []string{\"RS256\"}", where)
+		}
+		for _, name := range ti.Algorithms {
+			a := lookupAlg(name)
+			if a == nil {
+				bad("%s: algorithm %q is not supported: %s", where, name, algAdvice(name))
+				continue
+			}
+			t.algs |= a.bit
+		}
+		v.allAlgs |= t.algs
+		if ti.Keys == nil {
+			bad("%s: Keys is nil: use RemoteJWKS, Discover, LocalKeys, LocalKeysFile or PublicKeys", where)
+		} else {
+			kp, err := ti.Keys.provider(ti.Issuer, t.algs, env)
+			if err != nil {
+				bad("%s: %v", where, err)
+			}
+			t.keys = kp
+		}
+		if ti.Issuer != "" && v.byIssuer[ti.Issuer] == nil {
+			v.byIssuer[ti.Issuer] = t
+		}
+		v.trusts = append(v.trusts, t)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if cfg.CacheSize > 0 {
+		v.cache = newTokenCache(cfg.CacheSize)
+	}
+
+	ctx, v.cancel = context.WithCancel(ctx)
+	started := make([]<-chan struct{}, 0, len(v.trusts))
+	for _, t := range v.trusts {
+		if ch := t.keys.start(ctx, &v.wg); ch != nil {
+			started = append(started, ch)
+		}
+	}
+	// Startup waits for the first fetches, but never longer than one fetch timeout.
+	if len(started) > 0 {
+		timer := time.NewTimer(jwksOpts.FetchTimeout)
+		defer timer.Stop()
+	wait:
+		for _, ch := range started {
+			select {
+			case <-ch:
+			case <-timer.C:
+				break wait
+			case <-ctx.Done():
+				break wait
+			}
+		}
+	}
+	return v, nil
+}
+
+// Close stops the background refreshes. Verification keeps working with the keys already loaded until they
+// pass the stale bound. Close always returns nil.
+func (v *Verifier) Close() error {
+	v.closeOnce.Do(func() {
+		v.cancel()
+		for _, t := range v.trusts {
+			t.keys.stop()
+		}
+		v.wg.Wait()
+	})
+	return nil
+}
+
+// Ready reports whether every trusted issuer has usable keys. Use it for readiness probes: nil means tokens
+// can be verified; otherwise the error names the issuer and why its keys are missing.
+func (v *Verifier) Ready() error {
+	var errs []error
+	now := v.now()
+	for _, t := range v.trusts {
+		if _, err := t.keys.current(now); err != nil {
+			errs = append(errs, fmt.Errorf("jwtauth: issuer %q: %w", t.issuer, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Verify checks token and returns its claims. Checks run cheapest first: size, structure, algorithm, issuer,
+// key lookup, signature; the claims are checked only once the signature holds. Every error is an *Error.
+func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	c, o := v.verify(ctx, token)
+	if v.onVerify != nil || v.logger.Enabled(ctx, slog.LevelDebug) {
+		v.observe(ctx, o)
+	}
+	if o.Err != nil {
+		return nil, o.Err
+	}
+	return c, nil
+}
+
+func (v *Verifier) observe(ctx context.Context, o Outcome) {
+	o.Reason = "ok"
+	var e *Error
+	if errors.As(o.Err, &e) {
+		o.Reason = e.Description()
+	}
+	if v.onVerify != nil {
+		v.onVerify(ctx, o)
+	}
+	v.logger.DebugContext(ctx, "jwtauth: token verification", "result", o.Reason, "issuer", o.Issuer,
+		"kid", o.KeyID, "alg", o.Algorithm, "cached", o.Cached)
+}
+
+// verify does the work of Verify; the Outcome carries the error.
+func (v *Verifier) verify(ctx context.Context, token string) (*Claims, Outcome) {
+	var o Outcome
+	fail := func(kind *failure, msg string) (*Claims, Outcome) {
+		o.Err = newError(kind, msg)
+		return nil, o
+	}
+	if len(token) > v.maxSize {
+		return fail(failTooLarge, fmt.Sprintf("token is %d bytes, more than the %d allowed (Config.MaxTokenSize)", len(token), v.maxSize))
+	}
+	if v.cache != nil {
+		if c, ok := v.cache.get(v, token); ok {
+			o.Issuer, o.KeyID, o.Algorithm, o.Cached = c.Issuer, c.KeyID, c.Algorithm, true
+			return c, o
+		}
+	}
+	raw, ok := splitToken(token)
+	if !ok {
+		return fail(failMalformed, "token is not three non-empty base64url segments separated by dots")
+	}
+
+	var hbuf [512]byte
+	hb, ok := decodeSegment(hbuf[:0], raw.header)
+	if !ok {
+		return fail(failMalformed, "header is not canonical base64url")
+	}
+	var h header
+	if err := parseHeader(hb, &h); err != nil {
+		return fail(failMalformed, err.Error())
+	}
+	o.KeyID, o.Algorithm = h.kid, h.alg
+	alg := lookupAlg(h.alg)
+	if alg == nil || v.allAlgs&alg.bit == 0 {
+		return fail(failAlg, fmt.Sprintf("algorithm %s is not allowed by any trusted issuer", quote(h.alg)))
+	}
+	if h.crit {
+		return fail(failCrit, "header lists crit parameters; none are supported")
+	}
+	if !v.typeAccepted(h) {
+		return fail(failType, fmt.Sprintf("typ %s is not accepted%s", quote(h.typ), v.typeAdvice()))
+	}
+
+	pb, ok := decodeSegment(nil, raw.payload)
+	if !ok {
+		return fail(failMalformed, "payload is not canonical base64url")
+	}
+	var p payload
+	if err := parsePayload(pb, &p); err != nil {
+		return fail(failMalformed, err.Error())
+	}
+	o.Issuer = p.iss
+	t := v.byIssuer[p.iss]
+	if t == nil {
+		if !p.hasIss {
+			return fail(failIssuer, "token has no iss claim")
+		}
+		return fail(failIssuer, fmt.Sprintf("issuer %s is not trusted; expected one of %s", quote(p.iss), v.issuerList()))
+	}
+	if t.algs&alg.bit == 0 {
+		return fail(failAlg, fmt.Sprintf("algorithm %s is not allowed for issuer %q (TrustedIssuer.Algorithms)", quote(h.alg), t.issuer))
+	}
+
+	key, kerr := v.findKey(ctx, t, &h, alg)
+	if kerr != nil {
+		o.Err = kerr
+		return nil, o
+	}
+
+	sig, ok := decodeSegment(nil, raw.signature)
+	if !ok {
+		return fail(failMalformed, "signature is not canonical base64url")
+	}
+	if err := alg.method.Verify(raw.signingInput, sig, key.key); err != nil {
+		return fail(failSignature, fmt.Sprintf("signature does not verify with key %s of issuer %q", quote(key.kid), t.issuer))
+	}
+
+	now := v.now()
+	if f, msg := v.checkClaims(t, &p, now); f != nil {
+		return fail(f, msg)
+	}
+	c := newClaims(&p, &h, pb, v)
+	if v.cache != nil && len(token) <= maxCachedTokenSize {
+		v.cache.put(token, c, &p, t, key)
+	}
+	return c, o
+}
+
+// checkClaims checks the registered claims of a token whose signature holds.
+func (v *Verifier) checkClaims(t *trust, p *payload, now time.Time) (*failure, string) {
+	if !p.hasExp {
+		return failMissingClaim, "token has no exp claim; jwtauth requires every token to expire"
+	}
+	if f, msg := v.checkTimes(p.exp, p.hasNbf, p.nbf, p.hasIat, p.iat, now); f != nil {
+		return f, msg
+	}
+	if !t.skipAud && !audienceMatches(t.audiences, p) {
+		return failAudience, fmt.Sprintf("audience %s does not contain any of the expected %s", quoteAud(p), quoteList(t.audiences))
+	}
+	if p.hasCnf {
+		return failCnf, "token has a cnf claim (sender-constrained); a bearer check cannot prove possession of its key"
+	}
+	return nil, ""
+}
+
+// checkTimes checks exp, nbf, iat and the max age; cached tokens are re-checked with it on every hit.
+func (v *Verifier) checkTimes(exp float64, hasNbf bool, nbf float64, hasIat bool, iat float64, now time.Time) (*failure, string) {
+	if !now.Before(numericTime(exp).Add(v.leeway)) {
+		return failExpired, fmt.Sprintf("token expired at %s (now %s, leeway %s)", fmtTime(exp), now.UTC().Format(time.RFC3339), v.leeway)
+	}
+	if hasNbf && now.Before(numericTime(nbf).Add(-v.leeway)) {
+		return failNotYetValid, fmt.Sprintf("token is not valid before %s (now %s, leeway %s)", fmtTime(nbf), now.UTC().Format(time.RFC3339), v.leeway)
+	}
+	if hasIat && numericTime(iat).After(now.Add(v.leeway)) {
+		return failIssuedFuture, fmt.Sprintf("token issued at %s, in the future (now %s, leeway %s)", fmtTime(iat), now.UTC().Format(time.RFC3339), v.leeway)
+	}
+	if v.maxAge > 0 {
+		if !hasIat {
+			return failTooOld, "token has no iat claim, so its age cannot be checked against Config.MaxAge"
+		}
+		if now.After(numericTime(iat).Add(v.maxAge + v.leeway)) {
+			return failTooOld, fmt.Sprintf("token issued at %s is older than Config.MaxAge %s", fmtTime(iat), v.maxAge)
+		}
+	}
+	return nil, ""
+}
+
+func numericTime(f float64) time.Time {
+	sec := int64(f)
+	return time.Unix(sec, int64((f-float64(sec))*1e9))
+}
+
+func fmtTime(f float64) string { return numericTime(f).UTC().Format(time.RFC3339) }
+
+func audienceMatches(want []string, p *payload) bool {
+	if !p.hasAud {
+		return false
+	}
+	for _, w := range want {
+		if !p.audIsArray {
+			if p.audOne == w {
+				return true
+			}
+			continue
+		}
+		for _, a := range p.audMany {
+			if a == w {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func quoteAud(p *payload) string {
+	switch {
+	case !p.hasAud:
+		return "(absent)"
+	case !p.audIsArray:
+		return quote(p.audOne)
+	case len(p.audMany) > 4:
+		return fmt.Sprintf("[%s, %s, ... %d more]", quote(p.audMany[0]), quote(p.audMany[1]), len(p.audMany)-2)
+	}
+	q := make([]string, len(p.audMany))
+	for i, a := range p.audMany {
+		q[i] = quote(a)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+func (v *Verifier) issuerList() string {
+	names := make([]string, len(v.trusts))
+	for i, t := range v.trusts {
+		names[i] = t.issuer
+	}
+	return quoteList(names)
+}
+
+// typeAccepted applies Config.RequiredType, or the default set of bearer-token types.
+func (v *Verifier) typeAccepted(h header) bool {
+	if v.requiredType != "" {
+		return h.hasTyp && normalizeType(h.typ) == v.requiredType
+	}
+	if !h.hasTyp {
+		return true
+	}
+	switch normalizeType(h.typ) {
+	case "jwt", "at+jwt":
+		return true
+	}
+	return false
+}
+
+func (v *Verifier) typeAdvice() string {
+	if v.requiredType != "" {
+		return fmt.Sprintf("; Config.RequiredType is %q", v.requiredType)
+	}
+	return `; accepted are no typ, "JWT" and "at+jwt" (or set Config.RequiredType)`
+}
+
+// normalizeType lower-cases a typ and drops an "application/" prefix (RFC 7515 §4.1.9). It allocates only
+// when the value has upper-case letters.
+func normalizeType(t string) string {
+	if len(t) > len("application/") && strings.EqualFold(t[:len("application/")], "application/") {
+		t = t[len("application/"):]
+	}
+	for i := 0; i < len(t); i++ {
+		if 'A' <= t[i] && t[i] <= 'Z' {
+			return strings.ToLower(t)
+		}
+	}
+	return t
+}
+
+// newClaims builds the Claims handed to callers from a verified payload.
+func newClaims(p *payload, h *header, raw []byte, v *Verifier) *Claims {
+	c := &Claims{
+		Issuer:    p.iss,
+		Subject:   p.sub,
+		ID:        p.jti,
+		ExpiresAt: numericTime(p.exp),
+		KeyID:     h.kid,
+		Algorithm: h.alg,
+		raw:       raw,
+		v:         v,
+	}
+	if p.hasNbf {
+		c.NotBefore = numericTime(p.nbf)
+	}
+	if p.hasIat {
+		c.IssuedAt = numericTime(p.iat)
+	}
+	if p.audIsArray {
+		c.Audience = p.audMany
+	} else if p.hasAud {
+		c.Audience = []string{p.audOne}
+	}
+	c.Scopes = unionScopes(p)
+	return c
+}
+
+// unionScopes merges scope, scp and permissions, splitting strings on ASCII space only.
+func unionScopes(p *payload) []string {
+	var out []string
+	add := func(s string) {
+		if s == "" {
+			return
+		}
+		for _, have := range out {
+			if have == s {
+				return
+			}
+		}
+		out = append(out, s)
+	}
+	split := func(s string) {
+		for s != "" {
+			i := strings.IndexByte(s, ' ')
+			if i < 0 {
+				add(s)
+				return
+			}
+			add(s[:i])
+			s = s[i+1:]
+		}
+	}
+	split(p.scope)
+	split(p.scpOne)
+	for _, s := range p.scpMany {
+		add(s)
+	}
+	for _, s := range p.permissions {
+		add(s)
+	}
+	return out
+}
+
+// Algorithms.
+
+type keyFamily uint8
+
+const (
+	famRSA keyFamily = iota + 1
+	famP256
+	famP384
+	famP521
+	famEd25519
+)
+
+func (f keyFamily) String() string {
+	switch f {
+	case famRSA:
+		return "RSA"
+	case famP256:
+		return "EC P-256"
+	case famP384:
+		return "EC P-384"
+	case famP521:
+		return "EC P-521"
+	case famEd25519:
+		return "OKP Ed25519"
+	}
+	return "unknown"
+}
+
+// familyOf says which algorithm family a public key can serve, or 0 when none.
+func familyOf(key any) keyFamily {
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		return famRSA
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			return famP256
+		case elliptic.P384():
+			return famP384
+		case elliptic.P521():
+			return famP521
+		}
+	case ed25519.PublicKey:
+		return famEd25519
+	}
+	return 0
+}
+
+type algSet uint16
+
+type algInfo struct {
+	name   string
+	fam    keyFamily
+	bit    algSet
+	method jwt.SigningMethod
+}
+
+// pss returns a PS method that verifies with the salt length RFC 7518 §3.5 requires (equal to the hash),
+// where golang-jwt's defaults also accept any salt length.
+func pss(m *jwt.SigningMethodRSAPSS) *jwt.SigningMethodRSAPSS {
+	strict := *m
+	strict.VerifyOptions = strict.Options
+	return &strict
+}
+
+var (
+	algRS256 = &algInfo{"RS256", famRSA, 1 << 0, jwt.SigningMethodRS256}
+	algRS384 = &algInfo{"RS384", famRSA, 1 << 1, jwt.SigningMethodRS384}
+	algRS512 = &algInfo{"RS512", famRSA, 1 << 2, jwt.SigningMethodRS512}
+	algPS256 = &algInfo{"PS256", famRSA, 1 << 3, pss(jwt.SigningMethodPS256)}
+	algPS384 = &algInfo{"PS384", famRSA, 1 << 4, pss(jwt.SigningMethodPS384)}
+	algPS512 = &algInfo{"PS512", famRSA, 1 << 5, pss(jwt.SigningMethodPS512)}
+	algES256 = &algInfo{"ES256", famP256, 1 << 6, jwt.SigningMethodES256}
+	algES384 = &algInfo{"ES384", famP384, 1 << 7, jwt.SigningMethodES384}
+	algES512 = &algInfo{"ES512", famP521, 1 << 8, jwt.SigningMethodES512}
+	algEdDSA = &algInfo{"EdDSA", famEd25519, 1 << 9, jwt.SigningMethodEdDSA}
+)
+
+// lookupAlg returns the asymmetric algorithm called name (exact, case-sensitive as RFC 7515 requires),
+// or nil. "none" and the HMAC algorithms are never found.
+func lookupAlg(name string) *algInfo {
+	switch name {
+	case "RS256":
+		return algRS256
+	case "RS384":
+		return algRS384
+	case "RS512":
+		return algRS512
+	case "PS256":
+		return algPS256
+	case "PS384":
+		return algPS384
+	case "PS512":
+		return algPS512
+	case "ES256":
+		return algES256
+	case "ES384":
+		return algES384
+	case "ES512":
+		return algES512
+	case "EdDSA":
+		return algEdDSA
+	}
+	return nil
+}
+
+func algAdvice(name string) string {
+	switch strings.ToUpper(name) {
+	case "NONE":
+		return "unsigned tokens are never accepted"
+	case "HS256", "HS384", "HS512":
+		return "HMAC uses a shared secret, which every verifier could use to mint tokens; jwtauth verifies asymmetric signatures only (use RS256 or ES256)"
+	}
+	return "use one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA (names are case-sensitive)"
+}
+
+// isToken reports whether s is a non-empty RFC 7230 token (cookie names, media types).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			if c == '/' && i > 0 { // media types like at+jwt never need it, but keep "application/x" legal
+				continue
+			}
+			return false
+		}
+	}
+	return true
+}
+
+// isQuotable reports whether s can go inside a quoted-string of a challenge without escaping.
+func isQuotable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}

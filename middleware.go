@@ -1,0 +1,203 @@
+package jwtauth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+type claimsKey struct{}
+
+// ClaimsFromContext returns the claims that RequireAuth or OptionalAuth put into the request context after
+// every check passed. ok is false when the request was not authenticated.
+func ClaimsFromContext(ctx context.Context) (c *Claims, ok bool) {
+	c, ok = ctx.Value(claimsKey{}).(*Claims)
+	return c, ok && c != nil
+}
+
+// RequireAuth returns a handler that lets a request through to next only with a valid bearer token, and puts
+// the token's claims into the request context (see ClaimsFromContext). Other requests get the RFC 6750
+// answer: 401 with a challenge, 400 for ambiguous credentials, 503 when no keys are available. It never reads
+// the request body. v.RequireAuth is a func(http.Handler) http.Handler, so it plugs into routers as
+// middleware: r.Use(v.RequireAuth).
+func (v *Verifier) RequireAuth(next http.Handler) http.Handler {
+	return v.middleware(next, false)
+}
+
+// OptionalAuth is RequireAuth for routes that serve anonymous users too: a request without any token passes
+// through without claims, while a request with a bad token is still refused.
+func (v *Verifier) OptionalAuth(next http.Handler) http.Handler {
+	return v.middleware(next, true)
+}
+
+func (v *Verifier) middleware(next http.Handler, optional bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v.allowPreflight && r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		token, err := v.tokenFromRequest(r)
+		if err != nil {
+			if optional && errors.Is(err, ErrNoToken) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			v.refuse(w, r, err)
+			return
+		}
+		c, err := v.Verify(r.Context(), token)
+		if err != nil {
+			v.refuse(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, c)))
+	})
+}
+
+var (
+	errNoToken     = newError(failNoToken, "no bearer token in the request")
+	errTwoHeaders  = newError(failInvalidRequest, "the request has more than one Authorization header")
+	errEmptyBearer = newError(failInvalidRequest, "the Authorization header says Bearer but carries no token")
+	errBadBearer   = newError(failInvalidRequest, "the Authorization header must be \"Bearer\", one or more spaces, and exactly one token")
+	errTwoSources  = newError(failInvalidRequest, "the request carries a token in more than one place (header, cookie, query)")
+	errTwoInSource = newError(failInvalidRequest, "the request carries the token cookie or query parameter more than once")
+)
+
+// tokenFromRequest extracts exactly one token from the enabled sources.
+func (v *Verifier) tokenFromRequest(r *http.Request) (string, error) {
+	var token string
+	found := 0
+	switch h := r.Header.Values("Authorization"); len(h) {
+	case 0:
+	case 1:
+		t, err := bearerToken(h[0])
+		if err != nil {
+			return "", err
+		}
+		if t != "" {
+			token, found = t, 1
+		}
+	default:
+		return "", errTwoHeaders
+	}
+	if v.tokenCookie != "" {
+		var values []string
+		for _, c := range r.CookiesNamed(v.tokenCookie) {
+			values = append(values, c.Value)
+		}
+		if len(values) > 1 {
+			return "", errTwoInSource
+		}
+		if len(values) == 1 {
+			if values[0] == "" {
+				return "", errEmptyBearer
+			}
+			token, found = values[0], found+1
+		}
+	}
+	if v.tokenQuery != "" {
+		values := r.URL.Query()[v.tokenQuery]
+		if len(values) > 1 {
+			return "", errTwoInSource
+		}
+		if len(values) == 1 {
+			if values[0] == "" {
+				return "", errEmptyBearer
+			}
+			token, found = values[0], found+1
+		}
+	}
+	switch found {
+	case 0:
+		return "", errNoToken
+	case 1:
+		return token, nil
+	}
+	return "", errTwoSources
+}
+
+// bearerToken parses one Authorization value: "" and no error when it uses another scheme.
+// The scheme is case-insensitive and followed by one or more spaces (RFC 7235 1*SP), then exactly one token.
+func bearerToken(h string) (string, error) {
+	sp := strings.IndexByte(h, ' ')
+	scheme := h
+	if sp >= 0 {
+		scheme = h[:sp]
+	}
+	if !isToken(scheme) || strings.IndexByte(scheme, '/') >= 0 {
+		return "", errBadBearer
+	}
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", nil // another scheme (Basic, Token, ...): no bearer token
+	}
+	if sp < 0 {
+		return "", errEmptyBearer
+	}
+	t := strings.TrimLeft(h[sp:], " ")
+	if t == "" {
+		return "", errEmptyBearer
+	}
+	if strings.IndexByte(t, ' ') >= 0 {
+		return "", errBadBearer
+	}
+	return t, nil
+}
+
+// refuse answers a refused request, through Config.ErrorHandler when one is set.
+func (v *Verifier) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	if v != nil && v.errorHandler != nil {
+		v.errorHandler(w, r, err)
+		return
+	}
+	realm := ""
+	if v != nil {
+		realm = v.realm
+	}
+	writeError(w, err, realm)
+}
+
+// writeError writes the RFC 6750 response for err.
+func writeError(w http.ResponseWriter, err error, realm string) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = newError(failMalformed, err.Error())
+	}
+	hdr := w.Header()
+	if e.Status() == http.StatusServiceUnavailable {
+		hdr.Set("Retry-After", "5")
+	} else {
+		var b strings.Builder
+		b.WriteString("Bearer")
+		sep := " "
+		attr := func(name, value string) {
+			b.WriteString(sep)
+			b.WriteString(name)
+			b.WriteString(`="`)
+			b.WriteString(value)
+			b.WriteString(`"`)
+			sep = ", "
+		}
+		if realm != "" {
+			attr("realm", realm)
+		}
+		if e.Code() != "" {
+			attr("error", e.Code())
+			if e.kind == failScope {
+				attr("scope", strings.Join(e.scopes, " "))
+			} else {
+				attr("error_description", e.Description())
+			}
+		}
+		hdr.Set("WWW-Authenticate", b.String())
+	}
+	code := e.Code()
+	if code == "" {
+		code = "unauthorized"
+	}
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Cache-Control", "no-store")
+	w.WriteHeader(e.Status())
+	_, _ = w.Write([]byte(`{"error":` + strconv.Quote(code) + `,"error_description":` + strconv.Quote(e.Description()) + "}\n"))
+}

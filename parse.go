@@ -1,0 +1,638 @@
+package jwtauth
+
+// Strict, single-pass decoding of a compact JWS. golang-jwt's parser is lenient where RFC 8725 asks for strictness
+// (encoding/json matches member names case-insensitively and keeps the last duplicate; NumericDate accepts quoted
+// numbers), and it decodes the claims twice. This decoder reads header and payload once, refuses anything that is
+// not exactly one well-formed JSON object per segment, and reads registered claims by their exact names.
+
+import (
+	"bytes"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// b64dec maps the base64url alphabet (RFC 4648 §5) to its values; every other byte maps to 0xff.
+var b64dec = func() (t [256]byte) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i := 0; i < len(alphabet); i++ {
+		t[alphabet[i]] = byte(i)
+	}
+	return t
+}()
+
+const (
+	maxJSONDepth = 32
+	// maxNumericDate is 9999-12-31T23:59:59Z: anything later is not a plausible date and would overflow time math.
+	maxNumericDate = 253402300799
+)
+
+// rawToken is a token split into its segments, nothing decoded yet.
+type rawToken struct {
+	signingInput string // header.payload, what the signature covers
+	header       string
+	payload      string
+	signature    string
+}
+
+// splitToken checks the alphabet and the segment count in one pass: exactly two dots, every other byte in the
+// base64url alphabet, no segment empty.
+func splitToken(tok string) (rawToken, bool) {
+	d1, d2 := -1, -1
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+		case c == '.':
+			if d1 < 0 {
+				d1 = i
+			} else if d2 < 0 {
+				d2 = i
+			} else {
+				return rawToken{}, false
+			}
+		default:
+			return rawToken{}, false
+		}
+	}
+	if d2 < 0 || d1 == 0 || d2 == d1+1 || d2 == len(tok)-1 {
+		return rawToken{}, false
+	}
+	return rawToken{
+		signingInput: tok[:d2],
+		header:       tok[:d1],
+		payload:      tok[d1+1 : d2],
+		signature:    tok[d2+1:],
+	}, true
+}
+
+// decodeSegment decodes one base64url segment into dst (grown if needed). It is strict where Go's decoder is
+// not: no padding, no line breaks or other bytes outside the alphabet, and the unused bits of the last
+// character must be zero, so each byte string has exactly one accepted encoding.
+func decodeSegment(dst []byte, seg string) ([]byte, bool) {
+	n := len(seg)
+	if n%4 == 1 {
+		return nil, false
+	}
+	if need := n / 4 * 3; cap(dst) < need+2 {
+		dst = make([]byte, 0, need+2)
+	}
+	out := dst[:0]
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		a, b, c, d := b64dec[seg[i]], b64dec[seg[i+1]], b64dec[seg[i+2]], b64dec[seg[i+3]]
+		if (a|b|c|d)&0xc0 != 0 {
+			return nil, false
+		}
+		out = append(out, a<<2|b>>4, b<<4|c>>2, c<<6|d)
+	}
+	switch n - i {
+	case 2:
+		a, b := b64dec[seg[i]], b64dec[seg[i+1]]
+		if (a|b)&0xc0 != 0 || b&0x0f != 0 {
+			return nil, false
+		}
+		out = append(out, a<<2|b>>4)
+	case 3:
+		a, b, c := b64dec[seg[i]], b64dec[seg[i+1]], b64dec[seg[i+2]]
+		if (a|b|c)&0xc0 != 0 || c&0x03 != 0 {
+			return nil, false
+		}
+		out = append(out, a<<2|b>>4, b<<4|c>>2)
+	}
+	return out, true
+}
+
+// header holds the JOSE header members jwtauth acts on. jku, x5u, jwk and x5c are deliberately not read:
+// keys only ever come from the configured key source.
+type header struct {
+	alg, kid, typ string
+	hasKID        bool
+	hasTyp        bool
+	crit          bool
+}
+
+// payload holds the registered claims, read by exact name only.
+type payload struct {
+	iss, sub, jti       string
+	hasIss              bool
+	audOne              string
+	audMany             []string
+	audIsArray, hasAud  bool
+	exp, nbf, iat       float64
+	hasExp, hasNbf      bool
+	hasIat              bool
+	scope               string
+	hasScope            bool
+	scpOne              string
+	scpMany             []string
+	hasScp, scpIsArray  bool
+	permissions         []string
+	hasCnf              bool
+	unusualNumericDates bool
+}
+
+// parseError says what was wrong in a message that names no value from the token.
+type parseError string
+
+func (e parseError) Error() string { return string(e) }
+
+// jsonReader is a strict JSON reader over one decoded segment.
+type jsonReader struct {
+	b   []byte
+	i   int
+	err parseError
+}
+
+func (r *jsonReader) fail(msg string) bool {
+	if r.err == "" {
+		r.err = parseError(msg)
+	}
+	return false
+}
+
+func (r *jsonReader) ws() {
+	for r.i < len(r.b) {
+		switch r.b[r.i] {
+		case ' ', '\t', '\n', '\r':
+			r.i++
+		default:
+			return
+		}
+	}
+}
+
+// object reads a JSON object, calling member for each member with the raw (still escaped) name bytes and
+// whether the name had escapes; member must consume the value. Duplicate names are refused.
+func (r *jsonReader) object(depth int, member func(name []byte) bool) bool {
+	if depth > maxJSONDepth {
+		return r.fail("JSON nested too deeply")
+	}
+	r.ws()
+	if r.i >= len(r.b) || r.b[r.i] != '{' {
+		return r.fail("expected a JSON object")
+	}
+	r.i++
+	var small [16][]byte
+	seen := small[:0]
+	var seenMap map[string]struct{}
+	r.ws()
+	if r.i < len(r.b) && r.b[r.i] == '}' {
+		r.i++
+		return true
+	}
+	for {
+		r.ws()
+		name, ok := r.stringBytes()
+		if !ok {
+			return r.fail("expected a member name")
+		}
+		// duplicate detection on the unescaped name
+		if seenMap != nil {
+			if _, dup := seenMap[string(name)]; dup {
+				return r.fail("duplicate member name")
+			}
+			seenMap[string(name)] = struct{}{}
+		} else {
+			for _, s := range seen {
+				if bytes.Equal(s, name) {
+					return r.fail("duplicate member name")
+				}
+			}
+			if len(seen) < cap(small) {
+				seen = append(seen, name)
+			} else {
+				seenMap = make(map[string]struct{}, 64)
+				for _, s := range seen {
+					seenMap[string(s)] = struct{}{}
+				}
+				seenMap[string(name)] = struct{}{}
+			}
+		}
+		r.ws()
+		if r.i >= len(r.b) || r.b[r.i] != ':' {
+			return r.fail("expected ':' after a member name")
+		}
+		r.i++
+		r.ws()
+		if member != nil {
+			if !member(name) {
+				return false
+			}
+		} else if !r.skip(depth + 1) {
+			return false
+		}
+		r.ws()
+		if r.i >= len(r.b) {
+			return r.fail("unterminated object")
+		}
+		switch r.b[r.i] {
+		case ',':
+			r.i++
+		case '}':
+			r.i++
+			return true
+		default:
+			return r.fail("expected ',' or '}' in an object")
+		}
+	}
+}
+
+// end checks that nothing but whitespace follows the top-level value.
+func (r *jsonReader) end() bool {
+	r.ws()
+	if r.i != len(r.b) {
+		return r.fail("data after the JSON object")
+	}
+	return true
+}
+
+// stringBytes reads a JSON string and returns its unescaped bytes. Without escapes the result aliases the input.
+func (r *jsonReader) stringBytes() ([]byte, bool) {
+	if r.i >= len(r.b) || r.b[r.i] != '"' {
+		return nil, r.fail("expected a string")
+	}
+	r.i++
+	start := r.i
+	for r.i < len(r.b) {
+		c := r.b[r.i]
+		switch {
+		case c == '"':
+			s := r.b[start:r.i]
+			r.i++
+			return s, true
+		case c == '\\':
+			return r.escapedString(start)
+		case c < 0x20:
+			return nil, r.fail("control character in a string")
+		}
+		r.i++
+	}
+	return nil, r.fail("unterminated string")
+}
+
+// escapedString continues stringBytes once a backslash is found, building an unescaped copy.
+func (r *jsonReader) escapedString(start int) ([]byte, bool) {
+	out := make([]byte, 0, r.i-start+16)
+	out = append(out, r.b[start:r.i]...)
+	for r.i < len(r.b) {
+		c := r.b[r.i]
+		switch {
+		case c == '"':
+			r.i++
+			return out, true
+		case c < 0x20:
+			return nil, r.fail("control character in a string")
+		case c != '\\':
+			out = append(out, c)
+			r.i++
+			continue
+		}
+		r.i++
+		if r.i >= len(r.b) {
+			break
+		}
+		e := r.b[r.i]
+		r.i++
+		switch e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			cp, ok := r.hex4()
+			if !ok {
+				return nil, r.fail("bad \\u escape")
+			}
+			if utf16.IsSurrogate(cp) {
+				// a surrogate must come as a valid pair; a lone one is not a Unicode scalar value
+				if r.i+6 > len(r.b) || r.b[r.i] != '\\' || r.b[r.i+1] != 'u' {
+					return nil, r.fail("lone surrogate in a string")
+				}
+				r.i += 2
+				lo, ok := r.hex4()
+				if !ok {
+					return nil, r.fail("bad \\u escape")
+				}
+				cp = utf16.DecodeRune(cp, lo)
+				if cp == utf8.RuneError {
+					return nil, r.fail("lone surrogate in a string")
+				}
+			}
+			out = utf8.AppendRune(out, cp)
+		default:
+			return nil, r.fail("bad escape in a string")
+		}
+	}
+	return nil, r.fail("unterminated string")
+}
+
+func (r *jsonReader) hex4() (rune, bool) {
+	if r.i+4 > len(r.b) {
+		return 0, false
+	}
+	var v rune
+	for _, c := range r.b[r.i : r.i+4] {
+		v <<= 4
+		switch {
+		case '0' <= c && c <= '9':
+			v |= rune(c - '0')
+		case 'a' <= c && c <= 'f':
+			v |= rune(c - 'a' + 10)
+		case 'A' <= c && c <= 'F':
+			v |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	r.i += 4
+	return v, true
+}
+
+// str reads a JSON string value into a Go string.
+func (r *jsonReader) str() (string, bool) {
+	b, ok := r.stringBytes()
+	if !ok {
+		return "", false
+	}
+	return string(b), true
+}
+
+// number reads a JSON number per RFC 8259 and returns its literal.
+func (r *jsonReader) number() ([]byte, bool) {
+	start := r.i
+	if r.i < len(r.b) && r.b[r.i] == '-' {
+		r.i++
+	}
+	if r.i >= len(r.b) {
+		return nil, r.fail("expected a number")
+	}
+	switch c := r.b[r.i]; {
+	case c == '0':
+		r.i++
+	case '1' <= c && c <= '9':
+		for r.i < len(r.b) && '0' <= r.b[r.i] && r.b[r.i] <= '9' {
+			r.i++
+		}
+	default:
+		return nil, r.fail("expected a number")
+	}
+	if r.i < len(r.b) && r.b[r.i] == '.' {
+		r.i++
+		d := r.i
+		for r.i < len(r.b) && '0' <= r.b[r.i] && r.b[r.i] <= '9' {
+			r.i++
+		}
+		if r.i == d {
+			return nil, r.fail("malformed number")
+		}
+	}
+	if r.i < len(r.b) && (r.b[r.i] == 'e' || r.b[r.i] == 'E') {
+		r.i++
+		if r.i < len(r.b) && (r.b[r.i] == '+' || r.b[r.i] == '-') {
+			r.i++
+		}
+		d := r.i
+		for r.i < len(r.b) && '0' <= r.b[r.i] && r.b[r.i] <= '9' {
+			r.i++
+		}
+		if r.i == d {
+			return nil, r.fail("malformed number")
+		}
+	}
+	return r.b[start:r.i], true
+}
+
+// numericDate reads a NumericDate: a JSON number (never a string) between 0 and year 9999.
+func (r *jsonReader) numericDate() (float64, bool) {
+	if r.i >= len(r.b) || (r.b[r.i] != '-' && (r.b[r.i] < '0' || r.b[r.i] > '9')) {
+		return 0, r.fail("a date claim is not a JSON number")
+	}
+	lit, ok := r.number()
+	if !ok {
+		return 0, false
+	}
+	var v float64
+	if n, ok := smallUint(lit); ok {
+		v = float64(n)
+	} else {
+		f, err := strconv.ParseFloat(string(lit), 64)
+		if err != nil {
+			return 0, r.fail("a date claim is out of range")
+		}
+		v = f
+	}
+	if !(v >= 0 && v <= maxNumericDate) {
+		return 0, r.fail("a date claim is out of range")
+	}
+	return v, true
+}
+
+// smallUint parses a plain run of at most 15 digits without allocating.
+func smallUint(lit []byte) (uint64, bool) {
+	if len(lit) == 0 || len(lit) > 15 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range lit {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
+}
+
+// stringOrArray reads a string or an array of strings (aud, scp).
+func (r *jsonReader) stringOrArray() (one string, many []string, isArray bool, ok bool) {
+	if r.i < len(r.b) && r.b[r.i] == '"' {
+		s, ok := r.str()
+		return s, nil, false, ok
+	}
+	many, ok = r.stringArray()
+	return "", many, true, ok
+}
+
+// stringArray reads an array whose elements are all strings.
+func (r *jsonReader) stringArray() ([]string, bool) {
+	if r.i >= len(r.b) || r.b[r.i] != '[' {
+		return nil, r.fail("expected a string or an array of strings")
+	}
+	r.i++
+	out := []string{}
+	r.ws()
+	if r.i < len(r.b) && r.b[r.i] == ']' {
+		r.i++
+		return out, true
+	}
+	for {
+		r.ws()
+		s, ok := r.str()
+		if !ok {
+			return nil, r.fail("expected an array of strings")
+		}
+		out = append(out, s)
+		r.ws()
+		if r.i >= len(r.b) {
+			return nil, r.fail("unterminated array")
+		}
+		switch r.b[r.i] {
+		case ',':
+			r.i++
+		case ']':
+			r.i++
+			return out, true
+		default:
+			return nil, r.fail("expected ',' or ']' in an array")
+		}
+	}
+}
+
+// skip validates and skips any JSON value.
+func (r *jsonReader) skip(depth int) bool {
+	if depth > maxJSONDepth {
+		return r.fail("JSON nested too deeply")
+	}
+	if r.i >= len(r.b) {
+		return r.fail("expected a value")
+	}
+	switch c := r.b[r.i]; {
+	case c == '{':
+		return r.object(depth, nil)
+	case c == '[':
+		r.i++
+		r.ws()
+		if r.i < len(r.b) && r.b[r.i] == ']' {
+			r.i++
+			return true
+		}
+		for {
+			r.ws()
+			if !r.skip(depth + 1) {
+				return false
+			}
+			r.ws()
+			if r.i >= len(r.b) {
+				return r.fail("unterminated array")
+			}
+			switch r.b[r.i] {
+			case ',':
+				r.i++
+			case ']':
+				r.i++
+				return true
+			default:
+				return r.fail("expected ',' or ']' in an array")
+			}
+		}
+	case c == '"':
+		_, ok := r.stringBytes()
+		return ok
+	case c == '-' || ('0' <= c && c <= '9'):
+		_, ok := r.number()
+		return ok
+	default:
+		for _, lit := range [...]string{"true", "false", "null"} {
+			if len(r.b)-r.i >= len(lit) && string(r.b[r.i:r.i+len(lit)]) == lit {
+				r.i += len(lit)
+				return true
+			}
+		}
+		return r.fail("invalid JSON value")
+	}
+}
+
+// parseHeader decodes the JOSE header strictly.
+func parseHeader(b []byte, h *header) error {
+	if !utf8.Valid(b) {
+		return parseError("header is not valid UTF-8")
+	}
+	r := jsonReader{b: b}
+	ok := r.object(0, func(name []byte) bool {
+		var ok bool
+		switch string(name) {
+		case "alg":
+			h.alg, ok = r.str()
+		case "kid":
+			h.kid, ok = r.str()
+			h.hasKID = true
+		case "typ":
+			h.typ, ok = r.str()
+			h.hasTyp = true
+		case "crit":
+			h.crit = true
+			ok = r.skip(1)
+		default:
+			ok = r.skip(1)
+		}
+		return ok
+	}) && r.end()
+	if !ok {
+		return parseError("header: " + string(r.err))
+	}
+	if h.alg == "" {
+		return parseError("header has no alg")
+	}
+	return nil
+}
+
+// parsePayload decodes the claims strictly. Registered claims with the wrong JSON type are errors, not ignored.
+func parsePayload(b []byte, p *payload) error {
+	if !utf8.Valid(b) {
+		return parseError("payload is not valid UTF-8")
+	}
+	r := jsonReader{b: b}
+	ok := r.object(0, func(name []byte) bool {
+		var ok bool
+		switch string(name) {
+		case "iss":
+			p.iss, ok = r.str()
+			p.hasIss = true
+		case "sub":
+			p.sub, ok = r.str()
+		case "jti":
+			p.jti, ok = r.str()
+		case "aud":
+			p.audOne, p.audMany, p.audIsArray, ok = r.stringOrArray()
+			p.hasAud = true
+		case "exp":
+			p.exp, ok = r.numericDate()
+			p.hasExp = true
+		case "nbf":
+			p.nbf, ok = r.numericDate()
+			p.hasNbf = true
+		case "iat":
+			p.iat, ok = r.numericDate()
+			p.hasIat = true
+		case "scope":
+			p.scope, ok = r.str()
+			p.hasScope = true
+		case "scp":
+			p.scpOne, p.scpMany, p.scpIsArray, ok = r.stringOrArray()
+			p.hasScp = true
+		case "permissions":
+			p.permissions, ok = r.stringArray()
+		case "cnf":
+			p.hasCnf = true
+			ok = r.skip(1)
+		default:
+			ok = r.skip(1)
+		}
+		return ok
+	}) && r.end()
+	if !ok {
+		return parseError("payload: " + string(r.err))
+	}
+	return nil
+}
