@@ -1,0 +1,1055 @@
+package jwtauth_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/jwtauth-go/jwtauth"
+	"github.com/jwtauth-go/jwtauth/jwtauthtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	issTestIssuer   = "https://login.example.test"
+	issTestAudience = "login-server"
+)
+
+// issTestKeys caches generated signing keys per algorithm: RSA generation dominates run time otherwise.
+var issTestKeys sync.Map
+
+func issKey(t testing.TB, alg string) *jwtauth.SigningKey {
+	t.Helper()
+	if k, ok := issTestKeys.Load(alg); ok {
+		return k.(*jwtauth.SigningKey)
+	}
+	k, err := jwtauth.GenerateSigningKey(alg)
+	require.NoError(t, err)
+	actual, _ := issTestKeys.LoadOrStore(alg, k)
+	return actual.(*jwtauth.SigningKey)
+}
+
+func issNew(t testing.TB, mutate func(*jwtauth.IssuerConfig)) *jwtauth.Issuer {
+	t.Helper()
+	cfg := jwtauth.IssuerConfig{
+		Issuer:   issTestIssuer,
+		Audience: []string{issTestAudience},
+		Keys:     []*jwtauth.SigningKey{issKey(t, "ES256")},
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	i, err := jwtauth.NewIssuer(cfg)
+	require.NoError(t, err)
+	return i
+}
+
+func issVerifier(t testing.TB, i *jwtauth.Issuer) *jwtauth.Verifier {
+	t.Helper()
+	v, err := i.Verifier(context.Background())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = v.Close() })
+	return v
+}
+
+// issSegment decodes segment n of a compact token into a map, numbers kept as json.Number.
+func issSegment(t testing.TB, token string, n int) map[string]any {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	require.Len(t, parts, 3)
+	raw, err := base64.RawURLEncoding.DecodeString(parts[n])
+	require.NoError(t, err)
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var m map[string]any
+	require.NoError(t, d.Decode(&m))
+	return m
+}
+
+// issClock is a settable clock safe to read from any goroutine.
+type issClock struct{ unix atomic.Int64 }
+
+func newIssClock(t time.Time) *issClock {
+	c := &issClock{}
+	c.unix.Store(t.Unix())
+	return c
+}
+func (c *issClock) Now() time.Time      { return time.Unix(c.unix.Load(), 0) }
+func (c *issClock) Add(d time.Duration) { c.unix.Add(int64(d / time.Second)) }
+
+func issPrivateMembers() []string { return []string{"d", "p", "q", "dp", "dq", "qi", "k"} }
+
+func issB64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func issBase64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// issWrapLines is base64 of b wrapped every n columns, as `base64 jwks.json` prints it.
+func issWrapLines(b []byte, n int) []byte { return []byte(issWrap(issBase64Std(b), n)) }
+
+func issPEM(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
+
+func issJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
+}
+
+func issKeysJSON(t testing.TB, keys ...map[string]any) []byte {
+	return issJSON(t, map[string]any{"keys": keys})
+}
+
+func issWrap(s string, n int) string {
+	var b strings.Builder
+	for len(s) > n {
+		b.WriteString(s[:n] + "\n")
+		s = s[n:]
+	}
+	b.WriteString(s + "\n")
+	return b.String()
+}
+
+// issPrivateJWK returns the first key of a private JWK Set as a map.
+func issPrivateJWK(t testing.TB, k *jwtauth.SigningKey) map[string]any {
+	t.Helper()
+	raw, err := jwtauth.PrivateJWKS(k)
+	require.NoError(t, err)
+	var set struct{ Keys []map[string]any }
+	require.NoError(t, json.Unmarshal(raw, &set))
+	require.Len(t, set.Keys, 1)
+	return set.Keys[0]
+}
+
+// issSecrets lists the private members of k's JWK, for checking that a text does not leak them.
+func issSecrets(t testing.TB, k *jwtauth.SigningKey) []string {
+	t.Helper()
+	var out []string
+	for name, v := range issPrivateJWK(t, k) {
+		for _, p := range issPrivateMembers() {
+			if name == p {
+				out = append(out, v.(string))
+			}
+		}
+	}
+	require.NotEmpty(t, out)
+	return out
+}
+
+func issAssertNoSecret(t testing.TB, text string, secrets []string) {
+	t.Helper()
+	for _, s := range secrets {
+		assert.NotContains(t, text, s)
+		assert.NotContains(t, text, s[:12], "a prefix of private key material leaked")
+	}
+}
+
+func TestIssuer_RoundTripsThroughTheVerifier(t *testing.T) {
+	for _, alg := range []string{"", "ES384", "ES512", "RS256", "PS256", "EdDSA"} {
+		name := alg
+		if name == "" {
+			name = "default ES256"
+		}
+		t.Run(name, func(t *testing.T) {
+			key := issKey(t, alg)
+			i := issNew(t, func(c *jwtauth.IssuerConfig) { c.Keys = []*jwtauth.SigningKey{key} })
+			want := alg
+			if want == "" {
+				want = "ES256"
+			}
+			assert.Equal(t, want, key.Algorithm())
+
+			tok, err := i.Issue("user-42", map[string]any{"email": "a@example.test", "scope": "read:messages admin"})
+			require.NoError(t, err)
+
+			c, err := issVerifier(t, i).Verify(context.Background(), tok)
+			require.NoError(t, err)
+			assert.Equal(t, issTestIssuer, c.Issuer)
+			assert.Equal(t, "user-42", c.Subject)
+			assert.Equal(t, []string{issTestAudience}, c.Audience)
+			assert.Equal(t, []string{"read:messages", "admin"}, c.Scopes)
+			assert.Equal(t, key.KeyID(), c.KeyID)
+			assert.Equal(t, want, c.Algorithm)
+			jti, err := base64.RawURLEncoding.DecodeString(c.ID)
+			require.NoError(t, err)
+			assert.Len(t, jti, 16, "jti carries 128 random bits")
+			email, err := jwtauth.GetClaim[string](c, "email")
+			require.NoError(t, err)
+			assert.Equal(t, "a@example.test", email)
+
+			assert.Equal(t, map[string]any{"alg": want, "kid": key.KeyID(), "typ": "JWT"}, issSegment(t, tok, 0))
+		})
+	}
+}
+
+func TestIssuer_WritesRegisteredClaimsAsIntegersWithExpAfterTTL(t *testing.T) {
+	clock := newIssClock(time.Unix(1_800_000_000, 0))
+	i := issNew(t, func(c *jwtauth.IssuerConfig) { c.Clock = clock.Now; c.TTL = 90 * time.Second })
+	tok, err := i.Issue("u1", nil)
+	require.NoError(t, err)
+
+	p := issSegment(t, tok, 1)
+	assert.ElementsMatch(t, []string{"iss", "sub", "aud", "iat", "nbf", "exp", "jti"}, keysOf(p))
+	assert.Equal(t, json.Number("1800000000"), p["iat"])
+	assert.Equal(t, json.Number("1800000000"), p["nbf"])
+	assert.Equal(t, json.Number("1800000090"), p["exp"])
+	assert.Equal(t, issTestAudience, p["aud"], "a single audience is written as a string")
+	assert.Equal(t, 90*time.Second, i.TTL())
+}
+
+func keysOf(m map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestIssuer_WritesSeveralAudiencesAsAnArray(t *testing.T) {
+	i := issNew(t, func(c *jwtauth.IssuerConfig) { c.Audience = []string{"api-a", "api-b"} })
+	tok, err := i.Issue("u1", nil)
+	require.NoError(t, err)
+	assert.Equal(t, []any{"api-a", "api-b"}, issSegment(t, tok, 1)["aud"])
+
+	c, err := issVerifier(t, i).Verify(context.Background(), tok)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"api-a", "api-b"}, c.Audience)
+}
+
+func TestIssuer_EncodesAnySubjectAndClaimsAsValidJSON(t *testing.T) {
+	i := issNew(t, nil)
+	v := issVerifier(t, i)
+	for _, sub := range []string{`quote " and \ backslash`, "new\nline\ttab\x00nul\x1f", "caf\u00e9 \u2028 \U0001F600", "bad utf8 \xff\xfe", "<script>&amp;"} {
+		claims := map[string]any{"n": 1.5, "list": []string{"a", "b"}, "nested": map[string]any{"x": true}, "null": nil}
+		tok, err := i.Issue(sub, claims)
+		require.NoError(t, err)
+		c, err := v.Verify(context.Background(), tok)
+		require.NoError(t, err, "subject %q", sub)
+		var want string // what encoding/json makes of it: each invalid byte becomes U+FFFD
+		require.NoError(t, json.Unmarshal(issJSON(t, sub), &want))
+		assert.Equal(t, want, c.Subject)
+		var got struct {
+			N      float64        `json:"n"`
+			List   []string       `json:"list"`
+			Nested map[string]any `json:"nested"`
+		}
+		require.NoError(t, c.Decode(&got))
+		assert.Equal(t, 1.5, got.N)
+		assert.Equal(t, []string{"a", "b"}, got.List)
+		assert.Equal(t, map[string]any{"x": true}, got.Nested)
+	}
+}
+
+func TestIssuer_RefusesReservedClaimOverride(t *testing.T) {
+	i := issNew(t, nil)
+	for _, name := range []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "cnf"} {
+		t.Run(name, func(t *testing.T) {
+			tok, err := i.Issue("u1", map[string]any{"scope": "a", name: "override"})
+			require.Error(t, err)
+			assert.ErrorIs(t, err, jwtauth.ErrReservedClaim)
+			assert.Contains(t, err.Error(), fmt.Sprintf("%q", name))
+			assert.Empty(t, tok)
+		})
+	}
+}
+
+func TestIssuer_RefusesEmptySubjectAndClaimsThatAreNotJSON(t *testing.T) {
+	i := issNew(t, nil)
+	_, err := i.Issue("", nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "subject is empty")
+
+	for name, bad := range map[string]any{"channel": make(chan int), "func": func() {}, "complex": complex(1, 2)} {
+		_, err := i.Issue("u1", map[string]any{"x": bad})
+		require.Error(t, err, name)
+		assert.Contains(t, err.Error(), "do not encode as JSON")
+	}
+}
+
+func TestIssuer_TokensOfARetiredKeyVerifyUntilTheyExpire(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	clock := newIssClock(t0)
+	oldKey, err := jwtauth.GenerateSigningKey("")
+	require.NoError(t, err)
+	newKey, err := jwtauth.GenerateSigningKey("")
+	require.NoError(t, err)
+	require.NotEqual(t, oldKey.KeyID(), newKey.KeyID())
+
+	before := issNew(t, func(c *jwtauth.IssuerConfig) { c.Keys = []*jwtauth.SigningKey{oldKey}; c.Clock = clock.Now })
+	oldToken, err := before.Issue("u1", nil)
+	require.NoError(t, err)
+
+	after := issNew(t, func(c *jwtauth.IssuerConfig) {
+		c.Keys = []*jwtauth.SigningKey{oldKey, newKey}
+		c.ActiveKeyID = newKey.KeyID()
+		c.Clock = clock.Now
+	})
+	assert.Same(t, newKey, after.ActiveKey())
+	newToken, err := after.Issue("u1", nil)
+	require.NoError(t, err)
+	assert.Equal(t, newKey.KeyID(), issSegment(t, newToken, 0)["kid"])
+
+	var set struct{ Keys []map[string]any }
+	require.NoError(t, json.Unmarshal(after.JWKS(), &set))
+	require.Len(t, set.Keys, 2)
+	assert.Equal(t, oldKey.KeyID(), set.Keys[0]["kid"])
+	assert.Equal(t, newKey.KeyID(), set.Keys[1]["kid"])
+
+	v := issVerifier(t, after)
+	clock.Add(10 * time.Minute)
+	for name, tok := range map[string]string{"old": oldToken, "new": newToken} {
+		_, err := v.Verify(context.Background(), tok)
+		assert.NoError(t, err, "%s key's token within its lifetime", name)
+	}
+	clock.Add(10 * time.Minute) // 20 minutes: past the 15-minute TTL and the 60 s leeway
+	_, err = v.Verify(context.Background(), oldToken)
+	assert.ErrorIs(t, err, jwt.ErrTokenExpired)
+}
+
+func TestIssuer_TokenIssuedWithAPastClockIsExpiredForARealClock(t *testing.T) {
+	past := time.Now().Add(-2 * time.Hour)
+	i := issNew(t, func(c *jwtauth.IssuerConfig) { c.Clock = func() time.Time { return past } })
+	tok, err := i.Issue("u1", nil)
+	require.NoError(t, err)
+
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{i.TrustedIssuer()}})
+	require.NoError(t, err)
+	defer v.Close()
+	_, err = v.Verify(context.Background(), tok)
+	assert.ErrorIs(t, err, jwt.ErrTokenExpired)
+}
+
+func TestIssuer_TrustedIssuerDescribesItsTokens(t *testing.T) {
+	es, rs := issKey(t, "ES256"), issKey(t, "RS256")
+	i := issNew(t, func(c *jwtauth.IssuerConfig) {
+		c.Audience = []string{"a", "b"}
+		c.Keys = []*jwtauth.SigningKey{es, issKey(t, "ES384"), rs}
+		c.ActiveKeyID = rs.KeyID()
+	})
+	ti := i.TrustedIssuer()
+	assert.Equal(t, issTestIssuer, ti.Issuer)
+	assert.Equal(t, []string{"a", "b"}, ti.Audiences)
+	assert.Equal(t, []string{"ES256", "ES384", "RS256"}, ti.Algorithms)
+	require.NotNil(t, ti.Keys)
+
+	tok, err := i.Issue("u1", nil)
+	require.NoError(t, err)
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{ti}})
+	require.NoError(t, err)
+	defer v.Close()
+	c, err := v.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	assert.Equal(t, "RS256", c.Algorithm)
+}
+
+func TestIssuer_JWKSHasNoPrivateMembers(t *testing.T) {
+	i := issNew(t, func(c *jwtauth.IssuerConfig) {
+		c.Keys = []*jwtauth.SigningKey{issKey(t, "ES256"), issKey(t, "RS256"), issKey(t, "EdDSA")}
+	})
+	for name, body := range map[string][]byte{"JWKS": i.JWKS(), "handler": issGet(t, i.JWKSHandler(), http.MethodGet).Body.Bytes()} {
+		var set struct{ Keys []map[string]any }
+		require.NoError(t, json.Unmarshal(body, &set), name)
+		require.Len(t, set.Keys, 3)
+		for _, k := range set.Keys {
+			for _, member := range issPrivateMembers() {
+				assert.NotContains(t, k, member, "%s: kid %v", name, k["kid"])
+			}
+			assert.Equal(t, "sig", k["use"])
+			assert.NotEmpty(t, k["kid"])
+			assert.NotEmpty(t, k["alg"])
+		}
+	}
+	j := i.JWKS()
+	j[0] = 'X'
+	assert.Equal(t, byte('{'), i.JWKS()[0], "JWKS returns a copy")
+}
+
+func issGet(t testing.TB, h http.Handler, method string) *httptest.ResponseRecorder {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(method, "/", nil))
+	return w
+}
+
+func TestIssuer_HandlersServeCacheablePublicDocumentsOnGETAndHEADOnly(t *testing.T) {
+	i := issNew(t, nil)
+	handlers := map[string]struct {
+		h           http.Handler
+		contentType string
+	}{
+		"jwks":      {i.JWKSHandler(), "application/jwk-set+json"},
+		"discovery": {i.DiscoveryHandler(""), "application/json"},
+	}
+	for name, tc := range handlers {
+		t.Run(name, func(t *testing.T) {
+			get := issGet(t, tc.h, http.MethodGet)
+			assert.Equal(t, http.StatusOK, get.Code)
+			assert.Equal(t, tc.contentType, get.Header().Get("Content-Type"))
+			assert.Equal(t, "public, max-age=300", get.Header().Get("Cache-Control"))
+			assert.True(t, json.Valid(get.Body.Bytes()))
+			assert.Equal(t, fmt.Sprint(get.Body.Len()), get.Header().Get("Content-Length"))
+
+			head := issGet(t, tc.h, http.MethodHead)
+			assert.Equal(t, http.StatusOK, head.Code)
+			assert.Equal(t, tc.contentType, head.Header().Get("Content-Type"))
+			assert.Equal(t, get.Header().Get("Content-Length"), head.Header().Get("Content-Length"))
+			assert.Zero(t, head.Body.Len())
+
+			for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions, http.MethodPatch} {
+				w := issGet(t, tc.h, m)
+				assert.Equal(t, http.StatusMethodNotAllowed, w.Code, m)
+				assert.Equal(t, "GET, HEAD", w.Header().Get("Allow"), m)
+				assert.Equal(t, "application/json", w.Header().Get("Content-Type"), m)
+				var body map[string]string
+				require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body), m)
+				assert.NotEmpty(t, body["error"])
+				assert.NotEmpty(t, body["error_description"])
+				assert.Empty(t, w.Header().Get("Cache-Control"), "errors are not cached")
+			}
+		})
+	}
+	assert.JSONEq(t, string(i.JWKS()), issGet(t, i.JWKSHandler(), http.MethodGet).Body.String())
+}
+
+func TestIssuer_DiscoveryDocumentNamesIssuerKeysAndEveryAlgorithmOnce(t *testing.T) {
+	i := issNew(t, func(c *jwtauth.IssuerConfig) {
+		es2, err := jwtauth.GenerateSigningKey("ES256")
+		require.NoError(t, err)
+		c.Issuer = "https://login.example.test/"
+		c.Keys = []*jwtauth.SigningKey{issKey(t, "ES256"), issKey(t, "RS256"), es2}
+	})
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(issGet(t, i.DiscoveryHandler("https://keys.example.test/jwks.json"), http.MethodGet).Body.Bytes(), &doc))
+	assert.Equal(t, "https://login.example.test/", doc["issuer"])
+	assert.Equal(t, "https://keys.example.test/jwks.json", doc["jwks_uri"])
+	assert.Equal(t, []any{"ES256", "RS256"}, doc["id_token_signing_alg_values_supported"])
+	assert.Equal(t, []any{"token"}, doc["response_types_supported"])
+	assert.Equal(t, []any{"public"}, doc["subject_types_supported"])
+
+	require.NoError(t, json.Unmarshal(issGet(t, i.DiscoveryHandler(""), http.MethodGet).Body.Bytes(), &doc))
+	assert.Equal(t, "https://login.example.test/.well-known/jwks.json", doc["jwks_uri"], "default next to the issuer, no double slash")
+}
+
+func TestIssuer_ServesKeysToADiscoveringVerifier(t *testing.T) {
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	i := issNew(t, func(c *jwtauth.IssuerConfig) { c.Issuer = srv.URL })
+	mux.Handle("/.well-known/jwks.json", i.JWKSHandler())
+	mux.Handle("/.well-known/openid-configuration", i.DiscoveryHandler(""))
+
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{{
+		Issuer: srv.URL, Audiences: []string{issTestAudience}, Algorithms: []string{"ES256"}, Keys: jwtauth.Discover(srv.URL),
+	}}})
+	require.NoError(t, err)
+	defer v.Close()
+	tok, err := i.Issue("u1", nil)
+	require.NoError(t, err)
+	_, err = v.Verify(context.Background(), tok)
+	assert.NoError(t, err)
+}
+
+func TestNewIssuer_ReportsEveryConfigProblemAtOnce(t *testing.T) {
+	_, err := jwtauth.NewIssuer(jwtauth.IssuerConfig{})
+	require.Error(t, err)
+	for _, want := range []string{"IssuerConfig.Issuer is empty", "IssuerConfig.Audience is empty", "IssuerConfig.Keys is empty"} {
+		assert.Contains(t, err.Error(), want)
+	}
+
+	k := issKey(t, "ES256")
+	_, err = jwtauth.NewIssuer(jwtauth.IssuerConfig{
+		Issuer:      issTestIssuer,
+		Audience:    []string{"ok", ""},
+		TTL:         -time.Minute,
+		Keys:        []*jwtauth.SigningKey{k, nil, k, {}},
+		ActiveKeyID: "nope",
+	})
+	require.Error(t, err)
+	for _, want := range []string{
+		"IssuerConfig.Audience[1] is empty",
+		"IssuerConfig.TTL -1m0s is out of range",
+		"IssuerConfig.Keys[1] is not a usable key",
+		fmt.Sprintf("IssuerConfig.Keys[2]: kid %q is used by another key", k.KeyID()),
+		"IssuerConfig.Keys[3] is not a usable key",
+		`IssuerConfig.ActiveKeyID "nope"`,
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
+
+func TestNewIssuer_BoundsTTL(t *testing.T) {
+	for _, tc := range []struct {
+		ttl  time.Duration
+		want time.Duration // 0: refused
+	}{
+		{0, 15 * time.Minute},
+		{time.Second, time.Second},
+		{time.Hour, time.Hour},
+		{24 * time.Hour, 24 * time.Hour},
+		{24*time.Hour + time.Second, 0},
+		{500 * time.Millisecond, 0},
+		{-time.Second, 0},
+	} {
+		t.Run(tc.ttl.String(), func(t *testing.T) {
+			i, err := jwtauth.NewIssuer(jwtauth.IssuerConfig{Issuer: issTestIssuer, Audience: []string{"a"}, TTL: tc.ttl, Keys: []*jwtauth.SigningKey{issKey(t, "ES256")}})
+			if tc.want == 0 {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "IssuerConfig.TTL")
+				assert.Contains(t, err.Error(), "cannot be revoked")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, i.TTL())
+		})
+	}
+}
+
+func TestNewIssuer_UnknownActiveKeyIDNamesTheKnownKids(t *testing.T) {
+	a, b := issKey(t, "ES256"), issKey(t, "EdDSA")
+	_, err := jwtauth.NewIssuer(jwtauth.IssuerConfig{Issuer: issTestIssuer, Audience: []string{"a"}, Keys: []*jwtauth.SigningKey{a, b}, ActiveKeyID: "missing"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `"missing"`)
+	assert.Contains(t, err.Error(), fmt.Sprintf("%q, %q", a.KeyID(), b.KeyID()))
+
+	i, err := jwtauth.NewIssuer(jwtauth.IssuerConfig{Issuer: issTestIssuer, Audience: []string{"a"}, Keys: []*jwtauth.SigningKey{a, b}})
+	require.NoError(t, err)
+	assert.Same(t, a, i.ActiveKey(), "the first key signs by default")
+}
+
+func TestNewIssuer_CopiesItsConfig(t *testing.T) {
+	cfg := jwtauth.IssuerConfig{Issuer: issTestIssuer, Audience: []string{"a"}, Keys: []*jwtauth.SigningKey{issKey(t, "ES256")}}
+	i, err := jwtauth.NewIssuer(cfg)
+	require.NoError(t, err)
+	cfg.Audience[0] = "changed"
+	cfg.Keys[0] = issKey(t, "EdDSA")
+	tok, err := i.Issue("u1", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "a", issSegment(t, tok, 1)["aud"])
+	assert.Equal(t, "ES256", issSegment(t, tok, 0)["alg"])
+}
+
+func TestSigningKey_NeverPrintsKeyMaterial(t *testing.T) {
+	for _, alg := range []string{"ES256", "RS256", "EdDSA"} {
+		t.Run(alg, func(t *testing.T) {
+			k := issKey(t, alg)
+			secrets := issSecrets(t, k)
+			want := fmt.Sprintf("jwtauth.SigningKey{kid: %q, alg: %s}", k.KeyID(), alg)
+			assert.Equal(t, want, k.String())
+			assert.Equal(t, want, k.GoString())
+			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%X", "%10v", "%-v"} {
+				assert.Contains(t, fmt.Sprintf(verb, k), want, "pointer, %s", verb)
+				assert.Contains(t, fmt.Sprintf(verb, *k), want, "value, %s", verb)
+				assert.Contains(t, fmt.Sprintf(verb, []*jwtauth.SigningKey{k}), want, "in a slice, %s", verb)
+				assert.Contains(t, fmt.Sprintf(verb, struct{ K *jwtauth.SigningKey }{k}), want, "in a struct, %s", verb)
+			}
+			assert.Equal(t, fmt.Sprintf("%q", want), fmt.Sprintf("%q", k))
+
+			var buf bytes.Buffer
+			slog.New(slog.NewTextHandler(&buf, nil)).Info("key", "key", k, "value", *k)
+			slog.New(slog.NewJSONHandler(&buf, nil)).Info("key", "key", k, "value", *k, slog.Any("any", k))
+			assert.Equal(t, 5, strings.Count(buf.String(), k.KeyID()), buf.String())
+
+			i := issNew(t, func(c *jwtauth.IssuerConfig) { c.Keys = []*jwtauth.SigningKey{k} })
+			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x"} {
+				out := fmt.Sprintf(verb, i) + fmt.Sprintf(verb, *i)
+				assert.Contains(t, out, k.KeyID())
+				buf.WriteString(out)
+			}
+			slog.New(slog.NewJSONHandler(&buf, nil)).Info("issuer", "issuer", i)
+			assert.Equal(t, i.String(), i.GoString())
+			assert.Equal(t, fmt.Sprintf(`jwtauth.Issuer{issuer: %q, audience: [%q], ttl: 15m0s, active: %q, keys: [%q]}`,
+				issTestIssuer, issTestAudience, k.KeyID(), k.KeyID()), i.String())
+
+			for _, text := range []string{buf.String(), fmt.Sprintf("%#v %+v %v %d %x", k, *k, k, k, k)} {
+				issAssertNoSecret(t, text, secrets)
+			}
+		})
+	}
+}
+
+func TestGenerateSigningKey_EveryAlgorithmWithAThumbprintKid(t *testing.T) {
+	for _, tc := range []struct {
+		alg, wantAlg string
+		pub          any
+	}{
+		{"", "ES256", &ecdsa.PublicKey{}},
+		{"ES384", "ES384", &ecdsa.PublicKey{}},
+		{"ES512", "ES512", &ecdsa.PublicKey{}},
+		{"RS256", "RS256", &rsa.PublicKey{}},
+		{"RS512", "RS512", &rsa.PublicKey{}},
+		{"PS384", "PS384", &rsa.PublicKey{}},
+		{"EdDSA", "EdDSA", ed25519.PublicKey{}},
+	} {
+		t.Run(tc.wantAlg, func(t *testing.T) {
+			k := issKey(t, tc.alg)
+			assert.Equal(t, tc.wantAlg, k.Algorithm())
+			assert.IsType(t, tc.pub, k.Public())
+			assert.Equal(t, issThumbprint(t, k.Public()), k.KeyID())
+			if rk, ok := k.Public().(*rsa.PublicKey); ok {
+				assert.Equal(t, 2048, rk.N.BitLen())
+			}
+		})
+	}
+	for _, alg := range []string{"HS256", "none", "es256", "RSA-OAEP"} {
+		_, err := jwtauth.GenerateSigningKey(alg)
+		assert.Error(t, err, alg)
+	}
+}
+
+// issThumbprint computes the RFC 7638 thumbprint independently: json.Marshal sorts map keys and adds no
+// whitespace, which is exactly the canonical form.
+func issThumbprint(t testing.TB, pub crypto.PublicKey) string {
+	t.Helper()
+	jwk := jwtauthtest.PublicJWK(pub, "", "")
+	required := map[string][]string{"EC": {"crv", "kty", "x", "y"}, "RSA": {"e", "kty", "n"}, "OKP": {"crv", "kty", "x"}}[jwk["kty"]]
+	canon := map[string]string{}
+	for _, m := range required {
+		canon[m] = jwk[m]
+	}
+	sum := sha256.Sum256(issJSON(t, canon))
+	return issB64(sum[:])
+}
+
+func TestSigningKey_KidIsTheRFC7638ThumbprintOfTheRFCExampleKey(t *testing.T) {
+	keys, err := jwtauth.LoadSigningKeys(filepath.Join("testdata", "issuer", "rfc7517-a2-rsa-private.json"))
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	// RFC 7638 §3.1: the thumbprint of the RFC 7517 Appendix A.1 RSA key.
+	assert.Equal(t, "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs", keys[0].KeyID())
+	assert.Equal(t, "RS256", keys[0].Algorithm())
+}
+
+func TestNewSigningKey_AlgMustFitTheKey(t *testing.T) {
+	ec256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ec384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	ec521, _ := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	rsaKey := issRSA(t)
+	for _, tc := range []struct {
+		name    string
+		key     crypto.Signer
+		alg     string
+		want    string // the algorithm, or the error text
+		wantErr bool
+	}{
+		{"P-256 implies ES256", ec256, "", "ES256", false},
+		{"P-384 implies ES384", ec384, "", "ES384", false},
+		{"P-521 implies ES512", ec521, "", "ES512", false},
+		{"RSA implies RS256", rsaKey, "", "RS256", false},
+		{"Ed25519 implies EdDSA", ed, "", "EdDSA", false},
+		{"pointer to Ed25519", &ed, "", "EdDSA", false},
+		{"RSA may use PS512", rsaKey, "PS512", "PS512", false},
+		{"ES384 on P-256", ec256, "ES384", "does not fit a EC P-256 key", true},
+		{"RS256 on EC", ec256, "RS256", "does not fit", true},
+		{"EdDSA on RSA", rsaKey, "EdDSA", "does not fit", true},
+		{"HMAC", ec256, "HS256", "HMAC", true},
+		{"none", ec256, "none", "unsigned", true},
+		{"nil key", nil, "", "key is nil", true},
+		{"nil EC pointer", (*ecdsa.PrivateKey)(nil), "", "key is nil", true},
+		{"opaque signer", opaqueSigner{ec256}, "", "cannot sign here", true},
+		{"short Ed25519", ed25519.PrivateKey(ed[:10]), "", "Ed25519 private key has 10 bytes", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := jwtauth.NewSigningKey(tc.key, tc.alg, "")
+			if tc.wantErr {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.want)
+				assert.True(t, strings.HasPrefix(err.Error(), "jwtauth: NewSigningKey: "), err.Error())
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, k.Algorithm())
+			assert.Equal(t, issThumbprint(t, k.Public()), k.KeyID())
+		})
+	}
+}
+
+type opaqueSigner struct{ crypto.Signer }
+
+var (
+	issRSAOnce sync.Once
+	issRSAKey  *rsa.PrivateKey
+)
+
+func issRSA(t testing.TB) *rsa.PrivateKey {
+	issRSAOnce.Do(func() {
+		var err error
+		issRSAKey, err = rsa.GenerateKey(rand.Reader, 2048)
+		require.NoError(t, err)
+	})
+	return issRSAKey
+}
+
+func TestNewSigningKey_KeepsAGivenKidAndRefusesBadKeys(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k, err := jwtauth.NewSigningKey(ec, "ES256", "2026-01-key")
+	require.NoError(t, err)
+	assert.Equal(t, "2026-01-key", k.KeyID())
+	assert.True(t, ec.PublicKey.Equal(k.Public()))
+
+	_, err = jwtauth.NewSigningKey(ec, "", "bad\nkid")
+	assert.ErrorContains(t, err, "control characters")
+
+	weak, err := rsa.GenerateKey(rand.Reader, 1024) //nolint:gosec // must be refused
+	require.NoError(t, err)
+	_, err = jwtauth.NewSigningKey(weak, "", "")
+	assert.ErrorContains(t, err, "RSA key of 1024 bits is too small")
+
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	mismatched := &ecdsa.PrivateKey{PublicKey: ec.PublicKey, D: other.D} //nolint:staticcheck // a broken key on purpose
+	_, err = jwtauth.NewSigningKey(mismatched, "", "")
+	assert.ErrorContains(t, err, "does not match its public key")
+}
+
+func TestParseSigningKeys_ReadsEveryFormat(t *testing.T) {
+	es, rs, ed := issKey(t, "ES256"), issKey(t, "RS256"), issKey(t, "EdDSA")
+	jwks, err := jwtauth.PrivateJWKS(es, rs)
+	require.NoError(t, err)
+
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	rsaKey := issRSA(t)
+	pkcs8 := func(k any) []byte {
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		require.NoError(t, err)
+		return issPEM("PRIVATE KEY", der)
+	}
+	sec1 := func(k *ecdsa.PrivateKey) []byte {
+		der, err := x509.MarshalECPrivateKey(k)
+		require.NoError(t, err)
+		return issPEM("EC PRIVATE KEY", der)
+	}
+	seedJWK := issPrivateJWK(t, es)
+	// The seed tutorial's key format, members in its order.
+	tutorial := fmt.Sprintf(`{"keys":[{"kty":"EC","d":%q,"use":"sig","crv":"P-256","kid":"tutorial-key-1","x":%q,"y":%q,"alg":"ES256"}]}`,
+		seedJWK["d"], seedJWK["x"], seedJWK["y"])
+	noKid := fmt.Sprintf(`{"kty":"EC","crv":"P-256","d":%q,"x":%q,"y":%q}`, seedJWK["d"], seedJWK["x"], seedJWK["y"])
+
+	for _, tc := range []struct {
+		name string
+		data []byte
+		kids []string
+		algs []string
+		pubs []crypto.PublicKey
+	}{
+		{"private JWK Set", jwks, []string{es.KeyID(), rs.KeyID()}, []string{"ES256", "RS256"}, []crypto.PublicKey{es.Public(), rs.Public()}},
+		{"private JWK Set, pretty", issIndent(t, jwks), []string{es.KeyID(), rs.KeyID()}, []string{"ES256", "RS256"}, nil},
+		{"base64 JWK Set wrapped at 76 columns", issWrapLines(jwks, 76), []string{es.KeyID(), rs.KeyID()}, []string{"ES256", "RS256"}, nil},
+		{"base64 JWK Set with CRLF", []byte(strings.ReplaceAll(string(issWrapLines(jwks, 64)), "\n", "\r\n")), []string{es.KeyID(), rs.KeyID()}, nil, nil},
+		{"base64url JWK Set, unpadded", []byte(base64.RawURLEncoding.EncodeToString(jwks)), []string{es.KeyID(), rs.KeyID()}, nil, nil},
+		{"single private JWK", issJSON(t, issPrivateJWK(t, ed)), []string{ed.KeyID()}, []string{"EdDSA"}, []crypto.PublicKey{ed.Public()}},
+		{"JWK without kid or alg gets the thumbprint", []byte(noKid), []string{es.KeyID()}, []string{"ES256"}, nil},
+		{"seed tutorial format", []byte(tutorial), []string{"tutorial-key-1"}, []string{"ES256"}, []crypto.PublicKey{es.Public()}},
+		{"base64 of the seed tutorial format", issWrapLines([]byte(tutorial), 76), []string{"tutorial-key-1"}, []string{"ES256"}, nil},
+		{"PEM PKCS#8 EC", pkcs8(ecKey), []string{issThumbprint(t, ecKey.Public())}, []string{"ES256"}, []crypto.PublicKey{ecKey.Public()}},
+		{"PEM PKCS#8 RSA", pkcs8(rsaKey), []string{issThumbprint(t, rsaKey.Public())}, []string{"RS256"}, nil},
+		{"PEM PKCS#8 Ed25519", pkcs8(edKey), []string{issThumbprint(t, edKey.Public())}, []string{"EdDSA"}, nil},
+		{"PEM PKCS#1 RSA", issPEM("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsaKey)), []string{issThumbprint(t, rsaKey.Public())}, []string{"RS256"}, nil},
+		{"PEM SEC1 EC", sec1(p384), []string{issThumbprint(t, p384.Public())}, []string{"ES384"}, nil},
+		{"PEM SEC1 after EC PARAMETERS", append(issPEM("EC PARAMETERS", []byte{6, 8, 42, 134, 72, 206, 61, 3, 1, 7}), sec1(ecKey)...), []string{issThumbprint(t, ecKey.Public())}, nil, nil},
+		{"two PEM blocks", append(sec1(ecKey), pkcs8(edKey)...), []string{issThumbprint(t, ecKey.Public()), issThumbprint(t, edKey.Public())}, []string{"ES256", "EdDSA"}, nil},
+		{"base64 of PEM", issWrapLines(sec1(ecKey), 76), []string{issThumbprint(t, ecKey.Public())}, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keys, err := jwtauth.ParseSigningKeys(tc.data)
+			require.NoError(t, err)
+			require.Len(t, keys, len(tc.kids))
+			for n, k := range keys {
+				assert.Equal(t, tc.kids[n], k.KeyID())
+				if tc.algs != nil {
+					assert.Equal(t, tc.algs[n], k.Algorithm())
+				}
+				if tc.pubs != nil {
+					assert.True(t, tc.pubs[n].(interface{ Equal(crypto.PublicKey) bool }).Equal(k.Public()))
+				}
+			}
+			// Whatever the format, the keys sign tokens that verify.
+			i := issNew(t, func(c *jwtauth.IssuerConfig) { c.Keys = keys })
+			tok, err := i.Issue("u1", nil)
+			require.NoError(t, err)
+			_, err = issVerifier(t, i).Verify(context.Background(), tok)
+			assert.NoError(t, err)
+		})
+	}
+}
+
+func issIndent(t testing.TB, b []byte) []byte {
+	var out bytes.Buffer
+	require.NoError(t, json.Indent(&out, b, "", "  "))
+	return out.Bytes()
+}
+
+func TestParseSigningKeys_RefusesWhatCannotSignWithoutLeakingKeys(t *testing.T) {
+	es, rs := issKey(t, "ES256"), issKey(t, "RS256")
+	secrets := append(issSecrets(t, es), issSecrets(t, rs)...)
+	esJWK, rsJWK := issPrivateJWK(t, es), issPrivateJWK(t, rs)
+	with := func(m map[string]any, set map[string]any, drop ...string) map[string]any {
+		c := map[string]any{}
+		for k, v := range m {
+			c[k] = v
+		}
+		for k, v := range set {
+			c[k] = v
+		}
+		for _, k := range drop {
+			delete(c, k)
+		}
+		return c
+	}
+	other, err := jwtauth.GenerateSigningKey("ES256")
+	require.NoError(t, err)
+	otherD := issPrivateJWK(t, other)["d"]
+	secrets = append(secrets, otherD.(string))
+	rsaPub := x509.MarshalPKCS1PublicKey(&issRSA(t).PublicKey)
+	weak, err := rsa.GenerateKey(rand.Reader, 1024) //nolint:gosec // must be refused
+	require.NoError(t, err)
+	pubJWKS, err := jwtauth.PublicJWKS(es)
+	require.NoError(t, err)
+
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty", nil, "empty input"},
+		{"spaces", []byte(" \n\t "), "empty input"},
+		{"garbage", []byte("this is not a key!"), "not PEM, JSON, or base64"},
+		{"binary", []byte{0xff, 0x00, 0xfe, '{'}, "not PEM, JSON, or base64"},
+		{"base64 of garbage", []byte(issBase64Std([]byte("garbage garbage"))), "base64-decoded data: not PEM or JSON"},
+		{"truncated JSON", []byte(`{"keys":[{"kty":"EC",`), "not a JSON object"},
+		{"JSON array", []byte(`[1,2]`), "not PEM, JSON, or base64"},
+		{"no keys member", []byte(`{"foo":1}`), `no "keys" array`},
+		{"empty set", []byte(`{"keys":[]}`), "the key set is empty"},
+		{"public-only JWK", issJSON(t, with(esJWK, nil, "d")), "has no private part"},
+		{"public JWK Set", pubJWKS, "key 0 (kid " + fmt.Sprintf("%q", es.KeyID()) + "): has no private part"},
+		{"second key public", issKeysJSON(t, esJWK, with(rsJWK, nil, "d", "p", "q", "dp", "dq", "qi")), "key 1"},
+		{"RSA without CRT members", issJSON(t, with(rsJWK, nil, "p", "q", "dp", "dq", "qi")), "needs all of d, p, q, dp, dq, qi"},
+		{"oct", []byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0","kid":"h"}]}`), `"oct" is a shared secret`},
+		{"use enc", issJSON(t, with(esJWK, map[string]any{"use": "enc"})), `use is "enc"`},
+		{"key_ops without sign", issJSON(t, with(esJWK, map[string]any{"key_ops": []string{"verify"}})), `key_ops does not include "sign"`},
+		{"alg that does not fit", issJSON(t, with(esJWK, map[string]any{"alg": "RS256"})), "does not fit"},
+		{"HMAC alg", issJSON(t, with(esJWK, map[string]any{"alg": "HS256"})), "HMAC"},
+		{"unknown kty", []byte(`{"kty":"XYZ","d":"AAAA"}`), "XYZ"},
+		{"d of another key", issJSON(t, with(esJWK, map[string]any{"d": otherD})), "does not match its public key"},
+		{"d not base64", issJSON(t, with(esJWK, map[string]any{"d": "!!!"})), `"d"`},
+		{"PEM public key", issPEM("RSA PUBLIC KEY", rsaPub), "is a public key"},
+		{"PEM encrypted", issPEM("ENCRYPTED PRIVATE KEY", []byte{1, 2, 3}), "encrypted"},
+		{"PEM unknown type", issPEM("OPENSSH PRIVATE KEY", []byte{1, 2, 3}), "unsupported PEM type"},
+		{"PEM corrupt", issPEM("PRIVATE KEY", []byte{0x30, 0x03, 1, 2, 3}), "does not parse"},
+		{"PEM header only", []byte("-----BEGIN PRIVATE KEY-----\n"), "no private key PEM block"},
+		{"PEM weak RSA", issPEM("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(weak)), "too small"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var keys []*jwtauth.SigningKey
+			var err error
+			require.NotPanics(t, func() { keys, err = jwtauth.ParseSigningKeys(tc.data) })
+			require.Error(t, err)
+			assert.Nil(t, keys)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.True(t, strings.HasPrefix(err.Error(), "jwtauth: signing keys: "), err.Error())
+			issAssertNoSecret(t, err.Error(), secrets)
+		})
+	}
+}
+
+func TestPrivateJWKS_RoundTripsThroughParseSigningKeys(t *testing.T) {
+	custom, err := jwtauth.NewSigningKey(issRSA(t), "PS256", "rsa-2026")
+	require.NoError(t, err)
+	keys := []*jwtauth.SigningKey{issKey(t, "ES256"), issKey(t, "RS256"), issKey(t, "EdDSA"), issKey(t, "ES512"), custom}
+	raw, err := jwtauth.PrivateJWKS(keys...)
+	require.NoError(t, err)
+
+	var set struct{ Keys []map[string]any }
+	require.NoError(t, json.Unmarshal(raw, &set))
+	require.Len(t, set.Keys, len(keys))
+	for n, m := range set.Keys {
+		assert.Equal(t, keys[n].KeyID(), m["kid"])
+		assert.Equal(t, keys[n].Algorithm(), m["alg"])
+		assert.Equal(t, "sig", m["use"])
+		assert.NotEmpty(t, m["d"])
+		if m["kty"] == "RSA" {
+			for _, member := range []string{"n", "e", "p", "q", "dp", "dq", "qi"} {
+				assert.NotEmpty(t, m[member], "RSA member %s", member)
+			}
+		}
+	}
+
+	back, err := jwtauth.ParseSigningKeys(raw)
+	require.NoError(t, err)
+	require.Len(t, back, len(keys))
+	for n, k := range back {
+		assert.Equal(t, keys[n].KeyID(), k.KeyID())
+		assert.Equal(t, keys[n].Algorithm(), k.Algorithm())
+		assert.True(t, keys[n].Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(k.Public()))
+	}
+
+	// A token signed by the parsed key verifies with the original's published keys.
+	i := issNew(t, func(c *jwtauth.IssuerConfig) { c.Keys = back; c.ActiveKeyID = "rsa-2026" })
+	orig := issNew(t, func(c *jwtauth.IssuerConfig) { c.Keys = keys })
+	tok, err := i.Issue("u1", nil)
+	require.NoError(t, err)
+	c, err := issVerifier(t, orig).Verify(context.Background(), tok)
+	require.NoError(t, err)
+	assert.Equal(t, "PS256", c.Algorithm)
+
+	_, err = jwtauth.PrivateJWKS(nil)
+	assert.Error(t, err)
+	_, err = jwtauth.PublicJWKS(&jwtauth.SigningKey{})
+	assert.Error(t, err)
+}
+
+func TestPublicJWKS_PublishesKidAlgAndUseOnly(t *testing.T) {
+	keys := []*jwtauth.SigningKey{issKey(t, "ES256"), issKey(t, "RS256"), issKey(t, "EdDSA")}
+	raw, err := jwtauth.PublicJWKS(keys...)
+	require.NoError(t, err)
+	var set struct{ Keys []map[string]any }
+	require.NoError(t, json.Unmarshal(raw, &set))
+	require.Len(t, set.Keys, 3)
+	want := [][]string{{"kty", "crv", "x", "y"}, {"kty", "n", "e"}, {"kty", "crv", "x"}}
+	for n, m := range set.Keys {
+		assert.ElementsMatch(t, append(want[n], "kid", "alg", "use"), keysOf(m))
+		assert.Equal(t, keys[n].KeyID(), m["kid"])
+		assert.Equal(t, keys[n].Algorithm(), m["alg"])
+		assert.Equal(t, "sig", m["use"])
+	}
+	// The published set is usable by any verifier, jwtauth's included.
+	_, err = jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{{
+		Issuer: "x", Audiences: []string{"y"}, Algorithms: []string{"ES256", "RS256", "EdDSA"}, Keys: jwtauth.LocalKeys(raw),
+	}}})
+	assert.NoError(t, err)
+}
+
+func TestLoadSigningKeys_ReadsAFileAndBoundsItsSize(t *testing.T) {
+	dir := t.TempDir()
+	k := issKey(t, "ES256")
+	raw, err := jwtauth.PrivateJWKS(k)
+	require.NoError(t, err)
+	path := filepath.Join(dir, "jwks.json")
+	require.NoError(t, os.WriteFile(path, raw, 0o600))
+	keys, err := jwtauth.LoadSigningKeys(path)
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	assert.Equal(t, k.KeyID(), keys[0].KeyID())
+
+	big := filepath.Join(dir, "big.json")
+	require.NoError(t, os.WriteFile(big, append(raw, bytes.Repeat([]byte(" "), 1<<20)...), 0o600))
+	_, err = jwtauth.LoadSigningKeys(big)
+	assert.ErrorContains(t, err, "larger than")
+
+	_, err = jwtauth.LoadSigningKeys(filepath.Join(dir, "missing.json"))
+	assert.True(t, errors.Is(err, os.ErrNotExist), "%v", err)
+
+	bad := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte(`{"kty":"oct","k":"AAAA"}`), 0o600))
+	_, err = jwtauth.LoadSigningKeys(bad)
+	assert.ErrorContains(t, err, bad)
+}
+
+// Benchmarks: issuing must stay within 1.2x of the raw floor (JSON encoding, base64, SHA-256, ecdsa.Sign).
+
+var issBenchClaims = map[string]any{"email": "user@example.com", "scope": "read:messages write:messages"}
+
+func BenchmarkIssuer_Issue(b *testing.B) {
+	k, err := jwtauth.GenerateSigningKey("ES256")
+	require.NoError(b, err)
+	i, err := jwtauth.NewIssuer(jwtauth.IssuerConfig{Issuer: issTestIssuer, Audience: []string{issTestAudience}, Keys: []*jwtauth.SigningKey{k}})
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := i.Issue("user-1234", issBenchClaims); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkIssuer_RawFloor(b *testing.B) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(b, err)
+	header := issB64([]byte(`{"alg":"ES256","kid":"MTbS1wS4W4xFq3yK7g6d9cQJ2xv0m5bCkzqN8rP4hYs","typ":"JWT"}`)) + "."
+	type claims struct {
+		Iss   string `json:"iss"`
+		Sub   string `json:"sub"`
+		Aud   string `json:"aud"`
+		Iat   int64  `json:"iat"`
+		Nbf   int64  `json:"nbf"`
+		Exp   int64  `json:"exp"`
+		Jti   string `json:"jti"`
+		Email string `json:"email"`
+		Scope string `json:"scope"`
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var jti [16]byte
+		_, _ = rand.Read(jti[:])
+		now := time.Now().Unix()
+		p, err := json.Marshal(claims{issTestIssuer, "user-1234", issTestAudience, now, now, now + 900, issB64(jti[:]),
+			issBenchClaims["email"].(string), issBenchClaims["scope"].(string)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		input := header + issB64(p)
+		sum := sha256.Sum256([]byte(input))
+		r, s, err := ecdsa.Sign(rand.Reader, key, sum[:])
+		if err != nil {
+			b.Fatal(err)
+		}
+		var sig [64]byte
+		r.FillBytes(sig[:32])
+		s.FillBytes(sig[32:])
+		_ = input + "." + issB64(sig[:])
+	}
+}
+
+func TestIssuer_IsSafeForConcurrentUse(t *testing.T) {
+	i := issNew(t, nil)
+	v := issVerifier(t, i)
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Go(func() {
+			for n := 0; n < 20; n++ {
+				tok, err := i.Issue(fmt.Sprintf("user-%d", g), map[string]any{"n": n})
+				if !assert.NoError(t, err) {
+					return
+				}
+				c, err := v.Verify(context.Background(), tok)
+				if !assert.NoError(t, err) {
+					return
+				}
+				mu.Lock()
+				assert.False(t, seen[c.ID], "jti repeated")
+				seen[c.ID] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	assert.Len(t, seen, 160)
+}
