@@ -145,6 +145,8 @@ type errSource struct{ err error }
 
 func (s errSource) provider(string, algSet, sourceEnv) (keyProvider, error) { return nil, s.err }
 
+func (s errSource) String() string { return "invalid key source: " + s.err.Error() }
+
 // pubKey is one verification key, pinned to its family and, when the JWK said so, to one algorithm.
 type pubKey struct {
 	kid  string
@@ -483,6 +485,17 @@ type localSource struct {
 	name   string
 }
 
+// String names the source for logs and tests, never its key material.
+func (s localSource) String() string {
+	switch {
+	case s.isKeys:
+		return fmt.Sprintf("PublicKeys(%d keys)", len(s.keys))
+	case s.path != "":
+		return fmt.Sprintf("LocalKeysFile(%q)", s.path)
+	}
+	return fmt.Sprintf("LocalKeys(%d bytes)", len(s.data))
+}
+
 func (s localSource) provider(_ string, algs algSet, env sourceEnv) (keyProvider, error) {
 	keys, err := s.load(algs, env.logger)
 	if err != nil {
@@ -703,6 +716,14 @@ func OIDC(issuer string, audiences ...string) TrustedIssuer {
 type remoteJWKS struct {
 	jwksURL        string
 	discoverIssuer string
+}
+
+// String names the source: RemoteJWKS(url) or Discover(issuer).
+func (s remoteJWKS) String() string {
+	if s.discoverIssuer != "" {
+		return fmt.Sprintf("Discover(%s)", s.discoverIssuer)
+	}
+	return fmt.Sprintf("RemoteJWKS(%s)", s.jwksURL)
 }
 
 func (s remoteJWKS) provider(issuer string, algs algSet, env sourceEnv) (keyProvider, error) {
