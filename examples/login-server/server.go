@@ -1,0 +1,622 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jwtauth-go/jwtauth"
+)
+
+const (
+	// maxBodyBytes bounds every request body (CONTRACTS.md: over 1 MiB is 413).
+	maxBodyBytes = 1 << 20
+	// realm is sent in WWW-Authenticate challenges.
+	realm = "login-server"
+	// userScope is granted to every user, so tokens of this server work with the auth0-api example's scoped
+	// route; superusers also get adminScope.
+	userScope  = "read:messages"
+	adminScope = "admin"
+	// hashWait bounds how long a request waits for, and spends in, password hashing: when logins queue up for
+	// the hasher's slots, answering 503 soon beats holding connections open past the server's WriteTimeout.
+	hashWait = 20 * time.Second
+	// Pages of GET /admin/users.
+	defaultPageSize = 100
+	maxPageSize     = 1000
+)
+
+// app is the login server: its store, token issuer and verifier, password hasher and login limiter.
+type app struct {
+	cfg      config
+	log      *slog.Logger
+	store    *store
+	issuer   *jwtauth.Issuer
+	verifier *jwtauth.Verifier
+	hasher   *jwtauth.PasswordHasher
+	limiter  *loginLimiter
+	handler  http.Handler
+
+	// registering holds the emails (emailKey) being registered right now: a concurrent duplicate is answered
+	// 409 at once instead of costing a password hash that the UNIQUE constraint would then throw away.
+	registering sync.Map
+}
+
+// newApp opens the database and builds everything the handlers need. With no keys in cfg it signs with a
+// fresh key, and says loudly that tokens will not survive a restart. Close releases what it holds.
+func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
+	keys := cfg.Keys
+	if len(keys) == 0 {
+		k, err := jwtauth.GenerateSigningKey("ES256")
+		if err != nil {
+			return nil, err
+		}
+		keys = []*jwtauth.SigningKey{k}
+		log.Warn("ES256_KEY is not set: signing with an ephemeral key; tokens will not survive a restart. "+
+			"Make a persistent key with `go run ./cmd/jwtauth keygen -base64` and set ES256_KEY", "kid", k.KeyID())
+	}
+	issuer, err := jwtauth.NewIssuer(jwtauth.IssuerConfig{
+		Issuer:      cfg.Issuer,
+		Audience:    []string{cfg.Audience},
+		TTL:         cfg.TokenTTL,
+		Keys:        keys,
+		ActiveKeyID: cfg.ActiveKeyID,
+		Clock:       cfg.Clock,
+	})
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := jwtauth.New(ctx, jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{issuer.TrustedIssuer()},
+		Realm:   realm,
+		Clock:   cfg.Clock,
+		Logger:  log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, cfg.DatabasePath, cfg.Clock)
+	if err != nil {
+		_ = verifier.Close()
+		return nil, err
+	}
+	a := &app{
+		cfg:      cfg,
+		log:      log,
+		store:    st,
+		issuer:   issuer,
+		verifier: verifier,
+		hasher:   &jwtauth.PasswordHasher{MaxConcurrent: cfg.HashConcurrency},
+		limiter:  newLoginLimiter(cfg.Limits, cfg.Clock),
+	}
+	a.handler = a.accessLog(limitBody(a.routes()))
+	log.Info("signing tokens", "issuer", cfg.Issuer, "audience", cfg.Audience, "ttl", issuer.TTL().String(),
+		"kid", issuer.ActiveKey().KeyID(), "password_policy", cfg.Policy.Name)
+	return a, nil
+}
+
+// ServeHTTP serves the API.
+func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
+
+// Close closes the database and stops the verifier.
+func (a *app) Close() error {
+	return errors.Join(a.verifier.Close(), a.store.Close())
+}
+
+// route is one entry of the API; openapi.json documents the same list (a test keeps them in step).
+type route struct {
+	method, path string
+	handler      http.Handler
+}
+
+func (a *app) routeTable() []route {
+	auth := a.verifier.RequireAuth
+	return []route{
+		{"POST", "/register", http.HandlerFunc(a.register)},
+		{"POST", "/login", http.HandlerFunc(a.login)},
+		{"GET", "/secret", auth(http.HandlerFunc(a.secret))},
+		{"GET", "/users/me", auth(http.HandlerFunc(a.me))},
+		{"GET", "/admin/users", auth(jwtauth.RequireScope(adminScope)(http.HandlerFunc(a.adminUsers)))},
+		{"GET", "/.well-known/jwks.json", a.issuer.JWKSHandler()},
+		{"GET", "/.well-known/openid-configuration",
+			a.issuer.DiscoveryHandler(strings.TrimSuffix(a.cfg.Issuer, "/") + "/.well-known/jwks.json")},
+		{"GET", "/healthz", http.HandlerFunc(a.healthz)},
+		{"GET", "/openapi.json", openAPIHandler()},
+	}
+}
+
+// routes builds the mux. Every path also gets a method-less pattern answering a JSON 405, and "/" a JSON 404,
+// so that no answer of this server is ServeMux's plain text.
+func (a *app) routes() http.Handler {
+	mux := http.NewServeMux()
+	allowed := map[string][]string{}
+	var paths []string
+	for _, rt := range a.routeTable() {
+		mux.Handle(rt.method+" "+rt.path, rt.handler)
+		if allowed[rt.path] == nil {
+			paths = append(paths, rt.path)
+		}
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+		if rt.method == http.MethodGet {
+			allowed[rt.path] = append(allowed[rt.path], http.MethodHead)
+		}
+	}
+	for _, p := range paths {
+		allow := strings.Join(allowed[p], ", ")
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use "+allow)
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such route; GET /openapi.json lists them")
+	})
+	return mux
+}
+
+// credentials is the body of /register and the JSON body of /login.
+type credentials struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+func (a *app) register(w http.ResponseWriter, r *http.Request) {
+	if !hasMediaType(r, "application/json") {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
+		return
+	}
+	var c credentials
+	if !decodeJSON(w, r, &c) {
+		return
+	}
+	email, err := normalizeEmail(c.Email)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_email", err.Error())
+		return
+	}
+	if err := a.cfg.Policy.Validate(c.Password); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_password", policyReason(err))
+		return
+	}
+	// Spare the password hash when the answer is known already; the UNIQUE constraint still decides races.
+	if _, err := a.store.userByEmail(r.Context(), email); err == nil {
+		writeUserExists(w)
+		return
+	} else if !errors.Is(err, errUserNotFound) {
+		a.serverError(w, r, "looking up user", err)
+		return
+	}
+	key := emailKey(email)
+	if _, busy := a.registering.LoadOrStore(key, struct{}{}); busy {
+		writeUserExists(w)
+		return
+	}
+	defer a.registering.Delete(key)
+	hctx, cancel := context.WithTimeout(r.Context(), hashWait)
+	defer cancel()
+	hash, err := a.hasher.Hash(hctx, c.Password)
+	switch {
+	case errors.Is(err, jwtauth.ErrPasswordTooLong):
+		writeError(w, http.StatusUnprocessableEntity, "invalid_password", "password is too long")
+		return
+	case err != nil:
+		a.hashError(w, r, err)
+		return
+	}
+	u, err := a.store.createUser(r.Context(), email, hash)
+	switch {
+	case errors.Is(err, errUserExists):
+		writeUserExists(w)
+		return
+	case err != nil:
+		a.serverError(w, r, "creating user", err)
+		return
+	}
+	a.log.InfoContext(r.Context(), "user registered", "user_id", u.ID)
+	writeJSON(w, http.StatusCreated, u)
+}
+
+func writeUserExists(w http.ResponseWriter) {
+	writeError(w, http.StatusConflict, "user_exists", "a user with this email already exists")
+}
+
+// policyReason is the policy's explanation of why a password is refused.
+func policyReason(err error) string {
+	var pe *jwtauth.PasswordPolicyError
+	if errors.As(err, &pe) && pe.Reason != "" {
+		return pe.Reason
+	}
+	return err.Error()
+}
+
+// loginFailed is the one answer for an unknown user, a wrong password and an inactive user, so that none can
+// be told apart from the others.
+func loginFailed(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+	writeError(w, http.StatusUnauthorized, "invalid_credentials", "the email or password is incorrect")
+}
+
+func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), hashWait)
+	defer cancel()
+	// The IP limit comes first and counts every attempt, well-formed or not.
+	if ok, retry := a.limiter.allowIP(limiterKey(clientIPFrom(ctx))); !ok {
+		a.log.WarnContext(ctx, "login rate limited", "limit", "ip")
+		tooManyRequests(w, retry)
+		return
+	}
+	email, password, ok := readLoginForm(w, r)
+	if !ok {
+		return
+	}
+	done, ok, retry := a.limiter.beginEmail(emailKey(email))
+	if !ok {
+		a.log.WarnContext(ctx, "login rate limited", "limit", "email")
+		tooManyRequests(w, retry)
+		return
+	}
+	outcome := attemptAbandoned
+	defer func() { done(outcome) }()
+
+	u, err := a.store.userByEmail(ctx, email)
+	if errors.Is(err, errUserNotFound) {
+		// Hash anyway, so that an unknown email takes as long as a known one.
+		err := a.hasher.VerifyUnknownUser(ctx, password)
+		if err != nil && !errors.Is(err, jwtauth.ErrPasswordTooLong) {
+			a.hashError(w, r, err)
+			return
+		}
+		outcome = attemptFailed
+		a.log.InfoContext(ctx, "login failed", "reason", "unknown_user")
+		loginFailed(w)
+		return
+	}
+	if err != nil {
+		a.serverError(w, r, "looking up user", err)
+		return
+	}
+	match, needsRehash, err := a.hasher.Verify(ctx, password, u.passwordHash)
+	switch {
+	case errors.Is(err, jwtauth.ErrMalformedHash), errors.Is(err, jwtauth.ErrPasswordTooLong):
+		// A broken stored hash, or a password longer than a bcrypt hash can check: a mismatch, after the same
+		// hashing work as any other, so that neither the answer nor its time confirms the user exists.
+		if errors.Is(err, jwtauth.ErrMalformedHash) {
+			a.log.ErrorContext(ctx, "stored password hash is malformed", "user_id", u.ID)
+		}
+		if err := a.hasher.VerifyUnknownUser(ctx, password); err != nil && !errors.Is(err, jwtauth.ErrPasswordTooLong) {
+			a.hashError(w, r, err)
+			return
+		}
+		match = false
+	case err != nil:
+		a.hashError(w, r, err)
+		return
+	}
+	// Checked after the hash, so an inactive user answers in the same time as a wrong password.
+	if !match || !u.IsActive {
+		outcome = attemptFailed
+		reason := "wrong_password"
+		if match {
+			reason = "inactive_user"
+		}
+		a.log.InfoContext(ctx, "login failed", "reason", reason, "user_id", u.ID)
+		loginFailed(w)
+		return
+	}
+	outcome = attemptSucceeded
+	if needsRehash {
+		a.rehash(ctx, u, password)
+	}
+	token, err := a.issueToken(u)
+	if err != nil {
+		a.serverError(w, r, "issuing token", err)
+		return
+	}
+	a.log.InfoContext(ctx, "login succeeded", "user_id", u.ID)
+	w.Header().Set("Pragma", "no-cache") // RFC 6749 §5.1
+	writeJSON(w, http.StatusOK, tokenResponse{
+		AccessToken: token,
+		TokenType:   "bearer",
+		ExpiresIn:   int64(a.issuer.TTL() / time.Second),
+	})
+}
+
+// tokenResponse is the RFC 6749 §5.1 answer of /login.
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+}
+
+func (a *app) issueToken(u user) (string, error) {
+	scope := userScope
+	if u.IsSuperuser {
+		scope += " " + adminScope
+	}
+	return a.issuer.Issue(u.ID, map[string]any{"email": u.Email, "scope": scope})
+}
+
+// rehash replaces a hash made with outdated parameters, now that the password is known. Failing is not fatal:
+// the old hash still works, and the next login tries again.
+func (a *app) rehash(ctx context.Context, u user, password string) {
+	hash, err := a.hasher.Hash(ctx, password)
+	if err == nil {
+		err = a.store.setPasswordHash(ctx, u.ID, hash)
+	}
+	if err != nil {
+		a.log.WarnContext(ctx, "upgrading password hash failed", "user_id", u.ID, "err", err)
+		return
+	}
+	a.log.InfoContext(ctx, "password hash upgraded", "user_id", u.ID)
+}
+
+// readLoginForm reads the credentials of /login: JSON {"email","password"}, or the form of OAuth 2.0's password
+// grant (username, password; grant_type, when sent, must be "password"). Only the body counts: credentials in
+// the URL would end up in logs. On failure it has answered the request.
+func readLoginForm(w http.ResponseWriter, r *http.Request) (email, password string, ok bool) {
+	switch {
+	case hasMediaType(r, "application/json"):
+		var c credentials
+		if !decodeJSON(w, r, &c) {
+			return "", "", false
+		}
+		email, password = c.Email, c.Password
+	case hasMediaType(r, "application/x-www-form-urlencoded"):
+		if err := r.ParseForm(); err != nil {
+			if isTooLarge(err) {
+				writeTooLarge(w)
+			} else {
+				writeError(w, http.StatusBadRequest, "invalid_request", "the form body is malformed")
+			}
+			return "", "", false
+		}
+		if gt := r.PostForm.Get("grant_type"); gt != "" && gt != "password" {
+			writeError(w, http.StatusBadRequest, "unsupported_grant_type", `only grant_type "password" is supported`)
+			return "", "", false
+		}
+		email, password = r.PostForm.Get("username"), r.PostForm.Get("password")
+	default:
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"send the body as application/json or application/x-www-form-urlencoded")
+		return "", "", false
+	}
+	email = strings.TrimSpace(email)
+	if email == "" || password == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "email (or username) and password are required")
+		return "", "", false
+	}
+	if len(email) > maxEmailLen {
+		// Cannot be a registered user; refusing here keeps huge keys out of the limiter.
+		writeError(w, http.StatusBadRequest, "invalid_request", "email is too long")
+		return "", "", false
+	}
+	return email, password, true
+}
+
+func (a *app) secret(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"message": "Top Secret data only authorized users can access this info"})
+}
+
+func (a *app) me(w http.ResponseWriter, r *http.Request) {
+	c, _ := jwtauth.ClaimsFromContext(r.Context())
+	u, err := a.store.userByID(r.Context(), c.Subject)
+	if errors.Is(err, errUserNotFound) || (err == nil && !u.IsActive) {
+		// The token is genuine but its user is gone or deactivated: it no longer speaks for anyone.
+		w.Header().Set("WWW-Authenticate",
+			`Bearer realm="`+realm+`", error="invalid_token", error_description="user unknown or inactive"`)
+		writeError(w, http.StatusUnauthorized, "invalid_token", "the token's user no longer exists or is inactive")
+		return
+	}
+	if err != nil {
+		a.serverError(w, r, "looking up user", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+func (a *app) adminUsers(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err1 := queryInt(q.Get("limit"), defaultPageSize, 1, maxPageSize)
+	offset, err2 := queryInt(q.Get("offset"), 0, 0, 1<<31-1)
+	if err := errors.Join(err1, err2); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request",
+			fmt.Sprintf("limit must be 1 to %d and offset at least 0", maxPageSize))
+		return
+	}
+	users, err := a.store.listUsers(r.Context(), limit, offset)
+	if err != nil {
+		a.serverError(w, r, "listing users", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, users)
+}
+
+func queryInt(s string, def, lo, hi int) (int, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, errors.New("out of range")
+	}
+	return n, nil
+}
+
+func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.store.ping(ctx); err != nil {
+		a.log.ErrorContext(ctx, "health check: database unreachable", "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the database is unreachable")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// hashError answers a failure of the password hasher: the request's context ending (the client left, or the
+// server is shutting down) is 503, anything else 500.
+func (a *app) hashError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the server is busy; try again")
+		return
+	}
+	a.serverError(w, r, "password hashing", err)
+}
+
+func (a *app) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	a.log.ErrorContext(r.Context(), what+" failed", "err", err)
+	writeError(w, http.StatusInternalServerError, "server_error", "internal error; see the server log")
+}
+
+func tooManyRequests(w http.ResponseWriter, retry time.Duration) {
+	s := retryAfterSeconds(retry)
+	w.Header().Set("Retry-After", strconv.Itoa(s))
+	writeError(w, http.StatusTooManyRequests, "too_many_requests",
+		fmt.Sprintf("too many login attempts; retry in %d seconds", s))
+}
+
+// JSON helpers.
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil { // only our own types are written: cannot happen
+		status, body = http.StatusInternalServerError, []byte(`{"error":"server_error","error_description":"encoding the response failed"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, description string) {
+	writeJSON(w, status, errorBody{code, description})
+}
+
+func writeTooLarge(w http.ResponseWriter) {
+	writeError(w, http.StatusRequestEntityTooLarge, "request_too_large",
+		fmt.Sprintf("the request body is larger than %d bytes", maxBodyBytes))
+}
+
+// hasMediaType reports whether the request's Content-Type is want, ignoring parameters such as charset.
+func hasMediaType(r *http.Request, want string) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == want
+}
+
+// decodeJSON reads exactly one JSON object from the body into dst. On failure it has answered the request.
+func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
+	dec := json.NewDecoder(r.Body)
+	err := dec.Decode(dst)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("trailing data after the JSON object")
+	}
+	switch {
+	case err == nil:
+		return true
+	case isTooLarge(err):
+		writeTooLarge(w)
+	default:
+		writeError(w, http.StatusBadRequest, "invalid_request", "the body must be one JSON object with string fields email and password")
+	}
+	return false
+}
+
+func isTooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
+// Middleware.
+
+// limitBody refuses bodies over maxBodyBytes: at once when Content-Length says so, else when reading passes it.
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > maxBodyBytes {
+			writeTooLarge(w)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+type clientIPKey struct{}
+
+func clientIPFrom(ctx context.Context) netip.Addr {
+	a, _ := ctx.Value(clientIPKey{}).(netip.Addr)
+	return a
+}
+
+// accessLog works out the client IP once (for the limiter too) and logs one line per request: method, path,
+// status, duration, client IP. Never the query, headers or body: they may carry tokens or passwords.
+func (a *app) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ip := clientIP(r, a.cfg.TrustedProxies)
+		ctx := context.WithValue(r.Context(), clientIPKey{}, ip)
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		level := slog.LevelInfo
+		if rec.status >= 500 {
+			level = slog.LevelError
+		}
+		path := r.URL.Path
+		if len(path) > 256 {
+			path = path[:256] + "..."
+		}
+		a.log.LogAttrs(ctx, level, "request",
+			slog.String("method", r.Method),
+			slog.String("path", path),
+			slog.Int("status", rec.status),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("client_ip", ip.String()),
+			slog.Int64("bytes", rec.bytes),
+		)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
