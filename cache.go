@@ -1,8 +1,9 @@
 package jwtauth
 
 import (
-	"crypto/sha256"
+	"hash/maphash"
 	"sync"
+	"sync/atomic"
 )
 
 // maxCachedTokenSize keeps unusually large tokens out of the cache, so it cannot be used to pin memory.
@@ -10,70 +11,77 @@ const maxCachedTokenSize = 4 << 10
 
 const cacheShards = 16
 
-// tokenCache remembers verified tokens (Config.CacheSize), like Envoy's jwt_cache_config. It is keyed by the
-// SHA-256 of the exact token bytes: looking a token up reveals nothing, through timing, about cached tokens.
-// Only successful verifications are stored; every hit re-checks the key, the stale bound and the times.
+// tokenCache remembers verified tokens (Config.CacheSize), like Envoy's jwt_cache_config. Only successful
+// verifications are stored, and every hit re-checks what can change with time: the key is still in the issuer's
+// current set, the set is within the stale bound, and exp, nbf and the max age hold now.
+//
+// Entries are found by a hash with a per-process random seed, then the token is compared in full in constant
+// time: an attacker can neither aim at a collision nor learn a cached token from how long a lookup takes.
+// Eviction is CLOCK (second chance), so a hit only takes a read lock and sets a flag.
 type tokenCache struct {
+	seed   maphash.Seed
 	shards [cacheShards]cacheShard
 }
 
 type cacheShard struct {
-	mu         sync.Mutex
-	entries    map[[sha256.Size]byte]*cacheEntry
-	head, tail *cacheEntry // most and least recently used
-	max        int
+	mu      sync.RWMutex
+	entries map[uint64]*cacheEntry
+	ring    []*cacheEntry // eviction order; nil slots are free
+	hand    int
+	max     int
 }
 
 type cacheEntry struct {
-	id         [sha256.Size]byte
-	claims     *Claims
-	trust      *trust
-	key        *pubKey
-	set        *keySet // the set key was found in; re-checked when the issuer's set changes
-	exp        float64
-	nbf, iat   float64
-	hasNbf     bool
-	hasIat     bool
-	prev, next *cacheEntry
+	token    string
+	hash     uint64
+	slot     int
+	claims   *Claims
+	trust    *trust
+	key      *pubKey
+	set      atomic.Pointer[keySet] // the set key was last seen in
+	referred atomic.Bool            // hit since the clock hand last passed
+	exp      float64
+	nbf, iat float64
+	hasNbf   bool
+	hasIat   bool
 }
 
 func newTokenCache(size int) *tokenCache {
-	c := &tokenCache{}
+	c := &tokenCache{seed: maphash.MakeSeed()}
 	per := max(1, (size+cacheShards-1)/cacheShards)
 	for i := range c.shards {
-		c.shards[i].entries = make(map[[sha256.Size]byte]*cacheEntry)
+		c.shards[i].entries = make(map[uint64]*cacheEntry, per)
+		c.shards[i].ring = make([]*cacheEntry, 0, per)
 		c.shards[i].max = per
 	}
 	return c
 }
+
+func (c *tokenCache) shard(h uint64) *cacheShard { return &c.shards[h>>60%cacheShards] }
 
 // get returns a private copy of the cached claims when the token is cached and still valid now.
 func (c *tokenCache) get(v *Verifier, token string) (*Claims, bool) {
 	if len(token) > maxCachedTokenSize {
 		return nil, false
 	}
-	id := sha256.Sum256([]byte(token))
-	s := &c.shards[id[0]%cacheShards]
-	s.mu.Lock()
-	e := s.entries[id]
-	if e == nil {
-		s.mu.Unlock()
+	h := maphash.String(c.seed, token)
+	s := c.shard(h)
+	s.mu.RLock()
+	e := s.entries[h]
+	s.mu.RUnlock()
+	if e == nil || !equalConstantTime(e.token, token) {
 		return nil, false
 	}
-	s.touch(e)
-	set, knownSet := e.set, e.trust
-	s.mu.Unlock()
+	e.referred.Store(true)
 
 	now := v.now()
-	current, err := knownSet.keys.current(now)
-	valid := err == nil
-	if valid && current != set {
-		// The key set was refreshed: the entry stays only while its key is still in the set.
-		valid = current.has(e.key)
-		if valid {
-			s.mu.Lock()
-			e.set = current
-			s.mu.Unlock()
+	valid := false
+	if current, err := e.trust.keys.current(now); err == nil {
+		valid = current == e.set.Load()
+		if !valid && current.has(e.key) {
+			// The key set was refreshed and still holds the key.
+			e.set.Store(current)
+			valid = true
 		}
 	}
 	if valid {
@@ -82,81 +90,82 @@ func (c *tokenCache) get(v *Verifier, token string) (*Claims, bool) {
 	}
 	if !valid {
 		s.mu.Lock()
-		if s.entries[id] == e {
-			s.remove(e)
-		}
+		s.remove(e)
 		s.mu.Unlock()
 		return nil, false
 	}
 	return e.claims.clone(), true
 }
 
-// put stores a verified token. The stored Claims is a private copy, never handed out itself.
+// put stores a verified token with a private copy of its claims.
 func (c *tokenCache) put(token string, claims *Claims, p *payload, t *trust, key *pubKey) {
 	set, err := t.keys.current(claims.v.now())
 	if err != nil {
 		return
 	}
-	id := sha256.Sum256([]byte(token))
 	e := &cacheEntry{
-		id:     id,
+		token:  token,
+		hash:   maphash.String(c.seed, token),
 		claims: claims.clone(),
 		trust:  t,
 		key:    key,
-		set:    set,
 		exp:    p.exp,
 		nbf:    p.nbf,
 		iat:    p.iat,
 		hasNbf: p.hasNbf,
 		hasIat: p.hasIat,
 	}
-	s := &c.shards[id[0]%cacheShards]
+	e.set.Store(set)
+	s := c.shard(e.hash)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old := s.entries[id]; old != nil {
+	if old := s.entries[e.hash]; old != nil {
 		s.remove(old)
 	}
-	for len(s.entries) >= s.max && s.tail != nil {
-		s.remove(s.tail)
-	}
-	s.entries[id] = e
-	s.pushFront(e)
+	e.slot = s.freeSlot()
+	s.ring[e.slot] = e
+	s.entries[e.hash] = e
 }
 
-func (s *cacheShard) touch(e *cacheEntry) {
-	if s.head == e {
+// freeSlot returns a free ring slot, evicting with the clock hand when the shard is full: an entry hit since
+// the hand last passed gets a second chance. s.mu is held.
+func (s *cacheShard) freeSlot() int {
+	if len(s.ring) < s.max {
+		s.ring = append(s.ring, nil)
+		return len(s.ring) - 1
+	}
+	for {
+		i := s.hand
+		s.hand = (s.hand + 1) % len(s.ring)
+		e := s.ring[i]
+		if e == nil {
+			return i
+		}
+		if e.referred.Swap(false) {
+			continue
+		}
+		s.remove(e)
+		return i
+	}
+}
+
+// remove drops e if it is still the entry for its hash. s.mu is held.
+func (s *cacheShard) remove(e *cacheEntry) {
+	if s.entries[e.hash] != e {
 		return
 	}
-	s.unlink(e)
-	s.pushFront(e)
+	delete(s.entries, e.hash)
+	s.ring[e.slot] = nil
 }
 
-func (s *cacheShard) pushFront(e *cacheEntry) {
-	e.prev, e.next = nil, s.head
-	if s.head != nil {
-		s.head.prev = e
+// equalConstantTime compares two strings in time that depends only on their length.
+func equalConstantTime(a, b string) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	s.head = e
-	if s.tail == nil {
-		s.tail = e
+	var d byte
+	for i := 0; i < len(a); i++ {
+		d |= a[i] ^ b[i]
 	}
-}
-
-func (s *cacheShard) unlink(e *cacheEntry) {
-	if e.prev != nil {
-		e.prev.next = e.next
-	} else {
-		s.head = e.next
-	}
-	if e.next != nil {
-		e.next.prev = e.prev
-	} else {
-		s.tail = e.prev
-	}
-	e.prev, e.next = nil, nil
-}
-
-func (s *cacheShard) remove(e *cacheEntry) {
-	s.unlink(e)
-	delete(s.entries, e.id)
+	return d == 0
 }

@@ -189,3 +189,14 @@ func TestCache_NeverOutlivesTheStaleKeysBound(t *testing.T) {
 	assert.ErrorIs(t, err, jwtauth.ErrKeysUnavailable)
 	assert.False(t, p.cached())
 }
+
+func TestCache_CopiesDoNotShareAppendableStorage(t *testing.T) {
+	f, _ := cachedLocal(t)
+	tok := f.token(nil, map[string]any{"aud": []string{testAudience, "other"}})
+	_, err := f.verify(tok)
+	require.NoError(t, err)
+	c, err := f.verify(tok)
+	require.NoError(t, err)
+	_ = append(c.Audience, "appended") // must not land in Scopes
+	assert.Equal(t, []string{"read:messages", "write:messages"}, c.Scopes)
+}

@@ -431,7 +431,9 @@ func parseJWKSet(body []byte, local bool, algs algSet, logger *slog.Logger, wher
 			err = fmt.Errorf("a %s key fits none of the configured Algorithms", k.fam)
 		}
 		if m.hasPrivate && !local {
-			logger.Error("jwtauth: the key set publishes private key material; the issuer must rotate this key",
+			// Whoever read this public document can sign with the key, so it proves nothing.
+			err = errors.New("the key set publishes its private part, so anyone can sign with it; the issuer must rotate it")
+			logger.Error("jwtauth: the key set publishes private key material; the key is not used and the issuer must rotate it",
 				"source", where, "kid", m.kid)
 		}
 		if err != nil {

@@ -166,11 +166,22 @@ func GetClaim[T any](c *Claims, name string) (T, error) {
 	return v, nil
 }
 
-// clone returns a deep copy, so a cached Claims cannot be changed through one handed out.
+// clone returns a deep copy, so a cached Claims cannot be changed through one handed out. Audience and Scopes
+// share one new backing array, capped so that appending to one cannot overwrite the other.
 func (c *Claims) clone() *Claims {
 	d := *c
-	d.Audience = append([]string(nil), c.Audience...)
-	d.Scopes = append([]string(nil), c.Scopes...)
+	if n := len(c.Audience) + len(c.Scopes); n > 0 {
+		buf := make([]string, 0, n)
+		buf = append(buf, c.Audience...)
+		buf = append(buf, c.Scopes...)
+		na := len(c.Audience)
+		if c.Audience != nil {
+			d.Audience = buf[:na:na]
+		}
+		if c.Scopes != nil {
+			d.Scopes = buf[na:n:n]
+		}
+	}
 	return &d
 }
 

@@ -8,6 +8,7 @@ package jwtauth
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -38,27 +39,14 @@ type rawToken struct {
 	signature    string
 }
 
-// splitToken checks the alphabet and the segment count in one pass: exactly two dots, every other byte in the
-// base64url alphabet, no segment empty.
+// splitToken finds exactly two dots with no segment empty. The alphabet is checked as each segment is decoded.
 func splitToken(tok string) (rawToken, bool) {
-	d1, d2 := -1, -1
-	for i := 0; i < len(tok); i++ {
-		c := tok[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
-		case c == '.':
-			if d1 < 0 {
-				d1 = i
-			} else if d2 < 0 {
-				d2 = i
-			} else {
-				return rawToken{}, false
-			}
-		default:
-			return rawToken{}, false
-		}
+	d1 := strings.IndexByte(tok, '.')
+	if d1 <= 0 {
+		return rawToken{}, false
 	}
-	if d2 < 0 || d1 == 0 || d2 == d1+1 || d2 == len(tok)-1 {
+	d2 := strings.IndexByte(tok[d1+1:], '.') + d1 + 1
+	if d2 <= d1+1 || d2 == len(tok)-1 || strings.IndexByte(tok[d2+1:], '.') >= 0 {
 		return rawToken{}, false
 	}
 	return rawToken{
