@@ -1,0 +1,1137 @@
+package jwtauth_test
+
+// Adversarial table for the bearer middleware (issue #6). Every row is one crafted request driven through
+// v.RequireAuth (and RequireScope where scopes matter); the expected outcome comes from the "Bearer
+// middleware" table of CONTRACTS.md and from the RFCs cited per class, not from the implementation:
+//
+//	RFC 6750 (bearer usage, error codes), RFC 7235 (credentials syntax), RFC 7515 (JWS), RFC 7516 (JWE),
+//	RFC 7517 (JWK), RFC 7518 (JWA), RFC 7519 (JWT), RFC 8259 / RFC 7493 (JSON, I-JSON), RFC 8725 (JWT BCP),
+//	the attack modes of ticarpi/jwt_tool (-X a/n/b/p/s/k/i, kid injection playbook) and advisories against
+//	JWT libraries (CVE-2015-9235, CVE-2016-10555, CVE-2018-0114, CVE-2022-21449, CVE-2025-27144,
+//	CVE-2025-30204).
+//
+// Helpers of this file carry the atk prefix.
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jwtauth-go/jwtauth"
+	"github.com/jwtauth-go/jwtauth/jwtauthtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	atkIss   = "https://issuer.atk.test/"
+	atkAud   = "https://api.atk.test"
+	atkScope = "read:messages"
+	// atkCookie and atkQuery name the optional token sources of the "sources on" verifier.
+	atkCookie = "access_token"
+	atkQuery  = "access_token"
+)
+
+// atkNow is the verifiers' fixed clock.
+var atkNow = time.Unix(1_900_000_000, 0)
+
+// atkKeyRing holds every key of the suite, generated once per process (RSA generation is slow under -race).
+type atkKeyRing struct {
+	es       *ecdsa.PrivateKey // trusted, kid es-1, alg ES256
+	p384     *ecdsa.PrivateKey // trusted, kid es384-1, no alg
+	rs       *rsa.PrivateKey   // trusted, kid rs-1 (no alg) and rs-pin (alg RS256)
+	attEC    *ecdsa.PrivateKey // attacker
+	attP521  *ecdsa.PrivateKey // attacker
+	attRS    *rsa.PrivateKey   // attacker
+	enc      *ecdsa.PrivateKey // published with use "enc"
+	ops      *ecdsa.PrivateKey // published with key_ops ["sign"]
+	algmis   *ecdsa.PrivateKey // P-256 published with alg RS256
+	algcurve *ecdsa.PrivateKey // P-256 published with alg ES384
+	dupA     *ecdsa.PrivateKey // published under kid "dup"
+	dupB     *ecdsa.PrivateKey // published under kid "dup" too
+	priv     *ecdsa.PrivateKey // published WITH its private part d
+	rs1024   *rsa.PrivateKey   // published, too small (RFC 7518 §3.3: 2048 bits or larger MUST be used)
+}
+
+var atkKeys = sync.OnceValue(func() *atkKeyRing {
+	ec := func(c elliptic.Curve) *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(c, rand.Reader)
+		if err != nil {
+			panic(err)
+		}
+		return k
+	}
+	rsaKey := func(bits int) *rsa.PrivateKey {
+		k, err := rsa.GenerateKey(rand.Reader, bits)
+		if err != nil {
+			panic(err)
+		}
+		return k
+	}
+	return &atkKeyRing{
+		es: ec(elliptic.P256()), p384: ec(elliptic.P384()), rs: rsaKey(2048),
+		attEC: ec(elliptic.P256()), attP521: ec(elliptic.P521()), attRS: rsaKey(2048),
+		enc: ec(elliptic.P256()), ops: ec(elliptic.P256()), algmis: ec(elliptic.P256()),
+		algcurve: ec(elliptic.P256()), dupA: ec(elliptic.P256()), dupB: ec(elliptic.P256()),
+		priv: ec(elliptic.P256()), rs1024: rsaKey(1024),
+	}
+})
+
+func atkB64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// atkJSON marshals v, failing loudly: fixtures are always marshalable.
+func atkJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// atkHashOf returns the hash RFC 7518 pairs with an algorithm name's digits.
+func atkHashOf(alg string) crypto.Hash {
+	switch {
+	case strings.HasSuffix(alg, "384"):
+		return crypto.SHA384
+	case strings.HasSuffix(alg, "512"):
+		return crypto.SHA512
+	}
+	return crypto.SHA256
+}
+
+func atkDigest(h crypto.Hash, input string) []byte {
+	var hh hash.Hash
+	switch h {
+	case crypto.SHA384:
+		hh = sha512.New384()
+	case crypto.SHA512:
+		hh = sha512.New()
+	default:
+		hh = sha256.New()
+	}
+	hh.Write([]byte(input))
+	return hh.Sum(nil)
+}
+
+// atkSig signs input the way RFC 7518 defines alg, with any key: HMAC over a []byte secret (§3.2), RSASSA
+// PKCS1-v1_5 (§3.3), RSASSA-PSS with salt = hash length (§3.5), ECDSA as fixed-width R||S sized by the key's
+// curve (§3.4), whatever curve alg names. Mismatches are the point of several rows.
+func atkSig(alg string, key any, input string) []byte {
+	h := atkHashOf(alg)
+	switch {
+	case strings.HasPrefix(alg, "HS"):
+		var hf func() hash.Hash
+		switch h {
+		case crypto.SHA384:
+			hf = sha512.New384
+		case crypto.SHA512:
+			hf = sha512.New
+		default:
+			hf = sha256.New
+		}
+		m := hmac.New(hf, key.([]byte))
+		m.Write([]byte(input))
+		return m.Sum(nil)
+	case strings.HasPrefix(alg, "RS"):
+		sig, err := rsa.SignPKCS1v15(rand.Reader, key.(*rsa.PrivateKey), h, atkDigest(h, input))
+		if err != nil {
+			panic(err)
+		}
+		return sig
+	case strings.HasPrefix(alg, "PS"):
+		sig, err := rsa.SignPSS(rand.Reader, key.(*rsa.PrivateKey), h, atkDigest(h, input),
+			&rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+		if err != nil {
+			panic(err)
+		}
+		return sig
+	case strings.HasPrefix(alg, "ES"):
+		k := key.(*ecdsa.PrivateKey)
+		r, s, err := ecdsa.Sign(rand.Reader, k, atkDigest(h, input))
+		if err != nil {
+			panic(err)
+		}
+		size := (k.Curve.Params().BitSize + 7) / 8
+		return append(r.FillBytes(make([]byte, size)), s.FillBytes(make([]byte, size))...)
+	}
+	panic("atkSig: no signer for " + alg)
+}
+
+// atkSignRaw returns base64url(header).base64url(payload).base64url(sig) signed under alg with key.
+func atkSignRaw(alg string, key any, header, payload []byte) string {
+	input := atkB64(header) + "." + atkB64(payload)
+	return input + "." + atkB64(atkSig(alg, key, input))
+}
+
+// atkSignInput signs an arbitrary signing input (possibly not base64url at all) and appends the signature.
+func atkSignInput(alg string, key any, input string) string {
+	return input + "." + atkB64(atkSig(alg, key, input))
+}
+
+// atkMerge returns base with extra merged over it; a nil value deletes the member.
+func atkMerge(base, extra map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(extra))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range extra {
+		if v == nil {
+			delete(out, k)
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// atkClaims are valid claims at atkNow with the required scope; extra overrides (nil deletes).
+func atkClaims(extra map[string]any) map[string]any {
+	return atkMerge(map[string]any{
+		"iss":   atkIss,
+		"aud":   atkAud,
+		"sub":   "user-1",
+		"iat":   atkNow.Unix(),
+		"exp":   atkNow.Add(time.Hour).Unix(),
+		"scope": atkScope + " write:messages",
+	}, extra)
+}
+
+// atkPayload is the default claims JSON, for rows that hand-write a header.
+func atkPayload() string { return string(atkJSON(atkClaims(nil))) }
+
+// atkES signs claims under an ES256 header with the trusted es-1 key; header/claims override the defaults.
+func atkES(header, claims map[string]any) string {
+	h := atkMerge(map[string]any{"alg": "ES256", "kid": "es-1", "typ": "JWT"}, header)
+	return atkSignRaw("ES256", atkKeys().es, atkJSON(h), atkJSON(atkClaims(claims)))
+}
+
+// atkESRaw signs exact header and payload texts with the trusted es-1 key.
+func atkESRaw(header, payload string) string {
+	return atkSignRaw("ES256", atkKeys().es, []byte(header), []byte(payload))
+}
+
+// atkHdr is the default trusted header text.
+const atkHdr = `{"alg":"ES256","kid":"es-1","typ":"JWT"}`
+
+func atkSplit(tok string) (h, p, s string) {
+	parts := strings.SplitN(tok, ".", 3)
+	return parts[0], parts[1], parts[2]
+}
+
+// atkPEM is the PKIX PEM of a public key, as an attacker downloads it for RS→HS confusion.
+func atkPEM(pub crypto.PublicKey) []byte {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		panic(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+func atkDER(pub crypto.PublicKey) []byte {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		panic(err)
+	}
+	return der
+}
+
+// atkSelfSigned is a self-signed certificate of key (for x5c injection).
+func atkSelfSigned(key crypto.Signer) []byte {
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "issuer.atk.test"},
+		NotBefore: atkNow.Add(-time.Hour), NotAfter: atkNow.Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		panic(err)
+	}
+	return der
+}
+
+// atkJWK is a public JWK as a map that can carry non-string members.
+func atkJWK(pub crypto.PublicKey, kid, alg string) map[string]any {
+	out := map[string]any{}
+	for k, v := range jwtauthtest.PublicJWK(pub, kid, alg) {
+		out[k] = v
+	}
+	return out
+}
+
+// atkPKCS1Forgery is an RS256 "signature" that verifies under the public exponent e=1: the encoded message
+// itself (EMSA-PKCS1-v1_5, RFC 8017 §9.2), since s^1 mod n = s.
+func atkPKCS1Forgery(n *big.Int, input string) []byte {
+	prefix := []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
+	sum := sha256.Sum256([]byte(input))
+	k := (n.BitLen() + 7) / 8
+	t := append(prefix, sum[:]...)
+	em := make([]byte, k)
+	em[1] = 0x01
+	for i := 2; i < k-len(t)-1; i++ {
+		em[i] = 0xff
+	}
+	copy(em[k-len(t):], t)
+	return em
+}
+
+// atkServedJWKS is the key set the main verifier fetches: the trusted keys next to every kind of key that
+// must never verify (RFC 7517 §4.2 use, §4.3 key_ops, §4.4 alg, §4.5 kid; RFC 7518 §3.3 and §6.2.1).
+func atkServedJWKS() []byte {
+	k := atkKeys()
+	enc := atkJWK(&k.enc.PublicKey, "enc", "ES256")
+	enc["use"] = "enc"
+	ops := atkJWK(&k.ops.PublicKey, "ops", "ES256")
+	delete(ops, "use")
+	ops["key_ops"] = []string{"sign"}
+	off := atkJWK(&k.es.PublicKey, "offcurve", "ES256")
+	y := new(big.Int).Add(k.es.Y, big.NewInt(1))
+	off["y"] = atkB64(y.FillBytes(make([]byte, 32)))
+	priv := atkJWK(&k.priv.PublicKey, "priv", "ES256")
+	priv["d"] = atkB64(k.priv.D.FillBytes(make([]byte, 32)))
+	e1 := atkJWK(&k.rs.PublicKey, "e1", "RS256")
+	e1["e"] = "AQ"
+	keys := []any{
+		atkJWK(&k.es.PublicKey, "es-1", "ES256"),
+		atkJWK(&k.rs.PublicKey, "rs-1", ""),
+		atkJWK(&k.rs.PublicKey, "rs-pin", "RS256"),
+		atkJWK(&k.p384.PublicKey, "es384-1", ""),
+		enc, ops, off, priv, e1,
+		atkJWK(&k.algmis.PublicKey, "algmis", "RS256"),
+		atkJWK(&k.algcurve.PublicKey, "algcurve", "ES384"),
+		atkJWK(&k.rs1024.PublicKey, "rsa1024", "RS256"),
+		atkJWK(&k.dupA.PublicKey, "dup", "ES256"),
+		atkJWK(&k.dupB.PublicKey, "dup", "ES256"),
+		map[string]any{"kty": "oct", "kid": "oct", "alg": "HS256", "k": atkB64([]byte(atkOctSecret))},
+		map[string]any{"kty": "XYZ", "kid": "unk", "alg": "ES256", "x": atkB64([]byte("whatever"))},
+	}
+	return atkJSON(map[string]any{"keys": keys})
+}
+
+const atkOctSecret = "published-shared-secret-0123456789abcdef"
+
+// atkTrustedJWKS holds the trusted keys only (the "sources on" verifier uses it as LocalKeys).
+func atkTrustedJWKS() []byte {
+	k := atkKeys()
+	return atkJSON(map[string]any{"keys": []any{
+		atkJWK(&k.es.PublicKey, "es-1", "ES256"),
+		atkJWK(&k.rs.PublicKey, "rs-1", ""),
+		atkJWK(&k.p384.PublicKey, "es384-1", ""),
+	}})
+}
+
+// atkFixture is the system under attack: a verifier over a key set served by a server we control, a second
+// verifier with the cookie and query sources turned on, and an attacker's server for jku/x5u.
+type atkFixture struct {
+	v, vSrc  *jwtauth.Verifier
+	jwksHits atomic.Int64
+	attHits  atomic.Int64
+	attURL   string
+}
+
+func atkQuietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func atkNewFixture(t *testing.T) *atkFixture {
+	t.Helper()
+	f := &atkFixture{}
+	served := atkServedJWKS()
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.jwksHits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(served)
+	}))
+	t.Cleanup(jwks.Close)
+	k := atkKeys()
+	attSet := atkJSON(map[string]any{"keys": []any{
+		atkJWK(&k.attEC.PublicKey, "attacker", "ES256"), atkJWK(&k.attEC.PublicKey, "es-1", "ES256"),
+	}})
+	att := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.attHits.Add(1)
+		_, _ = w.Write(attSet)
+	}))
+	t.Cleanup(att.Close)
+	f.attURL = att.URL
+
+	algs := []string{"RS256", "PS256", "ES256", "ES384"}
+	var err error
+	f.v, err = jwtauth.New(context.Background(), jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{{Issuer: atkIss, Audiences: []string{atkAud}, Algorithms: algs,
+			Keys: jwtauth.RemoteJWKS(jwks.URL + "/.well-known/jwks.json")}},
+		Clock:  func() time.Time { return atkNow },
+		Logger: atkQuietLogger(),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.v.Close() })
+	require.NoError(t, f.v.Ready(), "the served set must load: its good keys are usable")
+
+	f.vSrc, err = jwtauth.New(context.Background(), jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{{Issuer: atkIss, Audiences: []string{atkAud}, Algorithms: algs,
+			Keys: jwtauth.LocalKeys(atkTrustedJWKS())}},
+		Clock:       func() time.Time { return atkNow },
+		Logger:      atkQuietLogger(),
+		TokenCookie: atkCookie,
+		TokenQuery:  atkQuery,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.vSrc.Close() })
+	return f
+}
+
+// atkRecorder is the protected handler: it records whether a request reached it.
+type atkRecorder struct {
+	reached atomic.Int64
+	sub     atomic.Value
+}
+
+func (h *atkRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.reached.Add(1)
+	if c, ok := jwtauth.ClaimsFromContext(r.Context()); ok {
+		h.sub.Store(c.Subject)
+	}
+	_, _ = io.WriteString(w, "reached")
+}
+
+// atkBody is a request body that records any read: the middleware must never read the body (RFC 6750 §2.2
+// form-encoded tokens are not a supported source, and reading would consume the handler's input).
+type atkBody struct {
+	r     io.Reader
+	reads atomic.Int64
+}
+
+func (b *atkBody) Read(p []byte) (int, error) {
+	b.reads.Add(1)
+	return b.r.Read(p)
+}
+
+// atkReq builds a GET request with the given Authorization values.
+func atkReq(auth ...string) func() *http.Request {
+	return func() *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/api/private", nil)
+		for _, a := range auth {
+			r.Header.Add("Authorization", a)
+		}
+		return r
+	}
+}
+
+func atkBearer(tok string) func() *http.Request { return atkReq("Bearer " + tok) }
+
+// atkRow is one crafted request and its exact expected outcome.
+type atkRow struct {
+	class, name string
+	req         func() *http.Request
+	sources     bool     // use the verifier with the cookie and query sources on
+	scopes      []string // when set, the route is RequireAuth(RequireScope(scopes...)(handler))
+	status      int
+	code        string // error= of WWW-Authenticate; "" for none
+	// attacker marks tokens made without any trusted private key (forged, unsigned, or signed by a key the
+	// verifier must not trust). None of them may ever reach the handler.
+	attacker bool
+	body     *atkBody      // when set, must be left unread
+	maxDur   time.Duration // when set, the answer must come within it (DoS rows)
+	probes   []string      // attacker-chosen strings that must never be echoed in the response
+}
+
+func (r atkRow) full() string { return r.class + "/" + r.name }
+
+const (
+	atkClassTransport = "transport"
+	atkClassSerial    = "serialization"
+	atkClassAlg       = "algorithms"
+	atkClassHeader    = "header-params"
+	atkClassClaims    = "claims"
+	atkClassScopes    = "scopes"
+	atkClassJWKS      = "jwks-content"
+)
+
+// atkSizedToken is a valid token of exactly n bytes, padded through a custom claim and, when base64 cannot
+// hit n (a length of 1 mod 4 is impossible), a custom header member.
+func atkSizedToken(n int) string {
+	k := atkKeys()
+	for hpad := 0; hpad < 4; hpad++ {
+		h := atkJSON(map[string]any{"alg": "ES256", "kid": "es-1", "typ": "JWT", "x": strings.Repeat("h", hpad)})
+		base := len(atkJSON(atkClaims(map[string]any{"pad": ""})))
+		want := n - len(atkB64(h)) - 2 - 86 // ES256 signatures are 64 bytes: 86 characters
+		for l := want * 3 / 4; l <= want*3/4+1; l++ {
+			if pad := l - base; pad >= 0 && base64.RawURLEncoding.EncodedLen(l) == want {
+				tok := atkSignRaw("ES256", k.es, h, atkJSON(atkClaims(map[string]any{"pad": strings.Repeat("p", pad)})))
+				if len(tok) != n {
+					panic("atkSizedToken: length arithmetic is off")
+				}
+				return tok
+			}
+		}
+	}
+	panic(fmt.Sprintf("atkSizedToken: cannot build %d bytes", n))
+}
+
+// atkFindEncodable returns header JSON whose base64url encoding contains '-' or '_' (so the standard
+// alphabet encodes it differently) and whose length is not a multiple of 3 (so padding would be added).
+func atkFindEncodable() []byte {
+	for i := 0; i < 64; i++ {
+		h := []byte(`{"alg":"ES256","kid":"es-1","typ":"JWT","x":"` + strings.Repeat("a", i%3) + strings.Repeat("?>", 1+i/3) + `"}`)
+		e := atkB64(h)
+		if strings.ContainsAny(e, "-_") && len(h)%3 != 0 {
+			return h
+		}
+	}
+	panic("atkFindEncodable: none found")
+}
+
+// atkNonCanonical flips the unused low bits of the last character of a base64url segment: lenient decoders
+// yield the same bytes, so a signature over the canonical form would still check (RFC 4648 §3.5).
+func atkNonCanonical(seg string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	if len(seg)%4 == 0 {
+		panic("atkNonCanonical: segment has no unused bits")
+	}
+	last := strings.IndexByte(alphabet, seg[len(seg)-1])
+	return seg[:len(seg)-1] + string(alphabet[last|1])
+}
+
+// atkPayloadWithUnusedBits is claims JSON whose length leaves unused bits in base64url (len % 3 != 0).
+func atkPayloadWithUnusedBits() []byte {
+	for i := 0; ; i++ {
+		p := atkJSON(atkClaims(map[string]any{"x": strings.Repeat("q", i)}))
+		if len(p)%3 != 0 {
+			return p
+		}
+	}
+}
+
+func atkRows(f *atkFixture) []atkRow {
+	k := atkKeys()
+	// good is a valid token whose signature has '-' or '_', so the standard alphabet spells it differently.
+	good := atkES(nil, nil)
+	for _, _, s := atkSplit(good); !strings.ContainsAny(s, "-_"); _, _, s = atkSplit(good) {
+		good = atkES(nil, nil)
+	}
+	other := atkES(nil, map[string]any{"sub": "user-2"})
+	gh, gp, gs := atkSplit(good)
+	_, _, otherSig := atkSplit(other)
+	sig, _ := base64.RawURLEncoding.DecodeString(gs)
+	now := atkNow.Unix()
+	future := now + 3600
+	past := now - 3600
+	pl := atkPayload()
+	att := func(alg string, key any, header map[string]any, claims map[string]any) string {
+		return atkSignRaw(alg, key, atkJSON(header), atkJSON(atkClaims(claims)))
+	}
+	rows := []atkRow{}
+	add := func(r ...atkRow) { rows = append(rows, r...) }
+
+	// --- transport: RFC 6750 §2.1 (b64token after "Bearer" 1*SP), RFC 7235 §2.1 (scheme case-insensitive),
+	// §2.2/§2.3 (form body and query), CONTRACTS.md "Bearer middleware": 401 bare challenge without a token
+	// or with another scheme; 400 invalid_request for two tokens or an empty one; 16 KiB cap before decoding.
+	bodyOff := &atkBody{r: strings.NewReader(atkQuery + "=" + good)}
+	bodyOn := &atkBody{r: strings.NewReader(atkQuery + "=" + good)}
+	bodyWithHeader := &atkBody{r: strings.NewReader(atkQuery + "=" + other)}
+	add(
+		atkRow{class: atkClassTransport, name: "no credentials", req: atkReq(), status: 401},
+		atkRow{class: atkClassTransport, name: "Basic scheme", req: atkReq("Basic dXNlcjpwYXNz"), status: 401},
+		atkRow{class: atkClassTransport, name: "Token scheme carrying a valid JWT", req: atkReq("Token " + good), status: 401},
+		atkRow{class: atkClassTransport, name: "Bearer without token", req: atkReq("Bearer"), status: 400, code: "invalid_request"},
+		atkRow{class: atkClassTransport, name: "Bearer and one space", req: atkReq("Bearer "), status: 400, code: "invalid_request"},
+		atkRow{class: atkClassTransport, name: "Bearer and only spaces", req: atkReq("Bearer     "), status: 400, code: "invalid_request"},
+		atkRow{class: atkClassTransport, name: "scheme lower case", req: atkReq("bearer " + good), status: 200},
+		atkRow{class: atkClassTransport, name: "scheme upper case", req: atkReq("BEARER " + good), status: 200},
+		atkRow{class: atkClassTransport, name: "scheme mixed case", req: atkReq("bEaReR " + good), status: 200},
+		atkRow{class: atkClassTransport, name: "several spaces after scheme", req: atkReq("Bearer    " + good), status: 200},
+		// A tab is not 1*SP (CONTRACTS.md): malformed credentials, RFC 6750 §3.1 invalid_request.
+		atkRow{class: atkClassTransport, name: "tab separator", req: atkReq("Bearer\t" + good), status: 400, code: "invalid_request"},
+		atkRow{class: atkClassTransport, name: "two headers folded with a comma", req: atkReq("Bearer " + good + ", Bearer " + other), status: 400, code: "invalid_request"},
+		atkRow{class: atkClassTransport, name: "two tokens after one scheme", req: atkReq("Bearer " + good + " " + other), status: 400, code: "invalid_request"},
+		// ',' is outside b64token (RFC 6750 §2.1) and outside base64url: a malformed token.
+		atkRow{class: atkClassTransport, name: "comma-joined tokens", req: atkReq("Bearer " + good + "," + other), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassTransport, name: "two Authorization headers", req: atkReq("Bearer "+good, "Bearer "+good), status: 400, code: "invalid_request"},
+		atkRow{class: atkClassTransport, name: "Basic header plus Bearer header", req: atkReq("Basic dXNlcjpwYXNz", "Bearer "+good), status: 400, code: "invalid_request"},
+		atkRow{class: atkClassTransport, name: "non-ASCII token", req: atkReq("Bearer t\u00f6ken." + gp + "." + gs), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassTransport, name: "NUL after token", req: atkReq("Bearer " + good + "\x00"), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassTransport, name: "header and cookie (sources on)", sources: true, status: 400, code: "invalid_request",
+			req: func() *http.Request {
+				r := atkBearer(good)()
+				r.AddCookie(&http.Cookie{Name: atkCookie, Value: other})
+				return r
+			}},
+		atkRow{class: atkClassTransport, name: "header and query (sources on)", sources: true, status: 400, code: "invalid_request",
+			req: func() *http.Request {
+				r := httptest.NewRequest(http.MethodGet, "/api/private?"+atkQuery+"="+other, nil)
+				r.Header.Set("Authorization", "Bearer "+good)
+				return r
+			}},
+		atkRow{class: atkClassTransport, name: "cookie and query (sources on)", sources: true, status: 400, code: "invalid_request",
+			req: func() *http.Request {
+				r := httptest.NewRequest(http.MethodGet, "/api/private?"+atkQuery+"="+good, nil)
+				r.AddCookie(&http.Cookie{Name: atkCookie, Value: good})
+				return r
+			}},
+		atkRow{class: atkClassTransport, name: "cookie alone (sources on)", sources: true, status: 200,
+			req: func() *http.Request {
+				r := httptest.NewRequest(http.MethodGet, "/api/private", nil)
+				r.AddCookie(&http.Cookie{Name: atkCookie, Value: good})
+				return r
+			}},
+		atkRow{class: atkClassTransport, name: "query alone (sources on)", sources: true, status: 200,
+			req: func() *http.Request {
+				return httptest.NewRequest(http.MethodGet, "/api/private?"+atkQuery+"="+good, nil)
+			}},
+		atkRow{class: atkClassTransport, name: "cookie twice (sources on)", sources: true, status: 400, code: "invalid_request",
+			req: func() *http.Request {
+				r := httptest.NewRequest(http.MethodGet, "/api/private", nil)
+				r.Header.Add("Cookie", atkCookie+"="+good+"; "+atkCookie+"="+other)
+				return r
+			}},
+		atkRow{class: atkClassTransport, name: "query parameter twice (sources on)", sources: true, status: 400, code: "invalid_request",
+			req: func() *http.Request {
+				return httptest.NewRequest(http.MethodGet, "/api/private?"+atkQuery+"="+good+"&"+atkQuery+"="+other, nil)
+			}},
+		atkRow{class: atkClassTransport, name: "query token while the source is off", status: 401,
+			req: func() *http.Request {
+				return httptest.NewRequest(http.MethodGet, "/api/private?"+atkQuery+"="+good, nil)
+			}},
+		// CONTRACTS.md counts tokens "among the enabled sources": a disabled source is not read at all.
+		atkRow{class: atkClassTransport, name: "header token and a query token while the source is off", status: 200,
+			req: func() *http.Request {
+				r := httptest.NewRequest(http.MethodGet, "/api/private?"+atkQuery+"="+other, nil)
+				r.Header.Set("Authorization", "Bearer "+good)
+				return r
+			}},
+		atkRow{class: atkClassTransport, name: "scheme repeated", req: atkReq("Bearer Bearer " + good), status: 400, code: "invalid_request"},
+		atkRow{class: atkClassTransport, name: "cookie token while the source is off", status: 401,
+			req: func() *http.Request {
+				r := httptest.NewRequest(http.MethodGet, "/api/private", nil)
+				r.AddCookie(&http.Cookie{Name: atkCookie, Value: good})
+				return r
+			}},
+		atkRow{class: atkClassTransport, name: "form body token (sources off)", status: 401, body: bodyOff,
+			req: func() *http.Request {
+				r := httptest.NewRequest(http.MethodPost, "/api/private", bodyOff)
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				return r
+			}},
+		atkRow{class: atkClassTransport, name: "form body token (sources on)", sources: true, status: 401, body: bodyOn,
+			req: func() *http.Request {
+				r := httptest.NewRequest(http.MethodPost, "/api/private", bodyOn)
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				return r
+			}},
+		atkRow{class: atkClassTransport, name: "header token with a body token too: body untouched", status: 200, body: bodyWithHeader,
+			req: func() *http.Request {
+				r := httptest.NewRequest(http.MethodPost, "/api/private", bodyWithHeader)
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				r.Header.Set("Authorization", "Bearer "+good)
+				return r
+			}},
+		atkRow{class: atkClassTransport, name: "preflight without AllowPreflight", status: 401,
+			req: func() *http.Request {
+				r := httptest.NewRequest(http.MethodOptions, "/api/private", nil)
+				r.Header.Set("Origin", "https://evil.example")
+				r.Header.Set("Access-Control-Request-Method", "GET")
+				return r
+			}},
+		atkRow{class: atkClassTransport, name: "HEAD with a valid token", status: 200,
+			req: func() *http.Request {
+				r := httptest.NewRequest(http.MethodHead, "/api/private", nil)
+				r.Header.Set("Authorization", "Bearer "+good)
+				return r
+			}},
+		atkRow{class: atkClassTransport, name: "valid token of exactly 16 KiB", req: atkBearer(atkSizedToken(jwtauth.DefaultMaxTokenSize)), status: 200},
+		atkRow{class: atkClassTransport, name: "valid token of 16 KiB + 1", req: atkBearer(atkSizedToken(jwtauth.DefaultMaxTokenSize + 1)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassTransport, name: "1 MB Authorization header", req: atkBearer(strings.Repeat("A", 1<<20)), status: 401, code: "invalid_token", maxDur: time.Second},
+	)
+
+	// --- serialization: RFC 7515 §7.1 (exactly three base64url parts), §2 and RFC 4648 §5 (base64url without
+	// padding; no other characters), §5.2 (each part one completely valid JSON object, UTF-8), RFC 7516 §9
+	// (a five-part JWE is not a JWS), RFC 8259 §8.1 (UTF-8, no BOM), RFC 7493 §2.1/§2.3 (no lone surrogates,
+	// unique names), RFC 7519 §4 (unique claim names), RFC 7515 §4 (member names are case-sensitive),
+	// RFC 8725 §2.6/§3.7. Many dots: CVE-2025-27144 (go-jose), CVE-2025-30204 (golang-jwt).
+	encHdr := atkFindEncodable()
+	stdInput := base64.RawStdEncoding.EncodeToString(encHdr) + "." + atkB64([]byte(pl))
+	paddedInput := base64.URLEncoding.EncodeToString(encHdr) + "." + base64.URLEncoding.EncodeToString([]byte(pl))
+	unusedBits := atkPayloadWithUnusedBits()
+	ncPayloadInput := atkB64([]byte(atkHdr)) + "." + atkNonCanonical(atkB64(unusedBits))
+	stdSig := strings.NewReplacer("-", "+", "_", "/").Replace(gs)
+	if !strings.ContainsAny(stdInput, "+/") || !strings.Contains(paddedInput, "=") || stdSig == gs {
+		panic("atkRows: the encoding rows would not test what they say")
+	}
+	jweHdr := atkB64([]byte(`{"alg":"RSA-OAEP","enc":"A256GCM","kid":"es-1"}`))
+	rnd := func(n int) string { b := make([]byte, n); _, _ = rand.Read(b); return atkB64(b) }
+	deep := `{"iss":"` + atkIss + `","aud":"` + atkAud + `","exp":` + strconv.FormatInt(future, 10) + `,"deep":` +
+		strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}`
+	nested := atkClaims(map[string]any{"org": map[string]any{"team": map[string]any{"roles": []any{map[string]any{"n": []any{1, []any{2}}}}}}})
+	bigInt := `{"iss":"` + atkIss + `","aud":"` + atkAud + `","exp":` + strconv.FormatInt(future, 10) + `,"n":` + "9" + strings.Repeat("0", 5000) + `}`
+	withExp := func(rest string) string {
+		return `{"iss":"` + atkIss + `","aud":"` + atkAud + `",` + rest + `}`
+	}
+	expF := strconv.FormatInt(future, 10)
+	expP := strconv.FormatInt(past, 10)
+	add(
+		atkRow{class: atkClassSerial, name: "two segments", req: atkBearer(gh + "." + gp), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "four segments", req: atkBearer(good + "." + gs), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "JWE compact (five parts)", req: atkBearer(jweHdr + "." + rnd(256) + "." + rnd(12) + "." + rnd(64) + "." + rnd(16)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassSerial, name: "JWE compact with empty key and parts", req: atkBearer(atkB64([]byte(`{"alg":"dir","enc":"A128GCM"}`)) + ".." + rnd(12) + "." + rnd(32) + "." + rnd(16)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassSerial, name: "JWE header in a signed three-part token", req: atkBearer(atkESRaw(`{"alg":"dir","enc":"A128GCM","kid":"es-1"}`, pl)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "JWS JSON serialization", req: atkBearer(`{"payload":"` + gp + `","protected":"` + gh + `","signature":"` + gs + `"}`), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "16000 dots", req: atkBearer(strings.Repeat(".", 16000)), status: 401, code: "invalid_token", maxDur: time.Second},
+		atkRow{class: atkClassSerial, name: "valid parts then 10000 dots", req: atkBearer(good + strings.Repeat(".", 10000)), status: 401, code: "invalid_token", maxDur: time.Second},
+		atkRow{class: atkClassSerial, name: "1 MB of dots", req: atkBearer(strings.Repeat(".", 1<<20)), status: 401, code: "invalid_token", maxDur: time.Second},
+		atkRow{class: atkClassSerial, name: "empty header segment", req: atkBearer("." + gp + "." + gs), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "empty payload segment (detached content)", req: atkBearer(atkSignInput("ES256", k.es, gh+".")), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "empty signature (jwt_tool -X n)", req: atkBearer(gh + "." + gp + "."), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassSerial, name: "signature in the standard alphabet", req: atkBearer(gh + "." + gp + "." + stdSig), status: 401, code: "invalid_token"},
+		// Controls: the same header and payload, canonically encoded, verify.
+		atkRow{class: atkClassSerial, name: "control: canonical encoding of the next rows' header", req: atkBearer(atkSignRaw("ES256", k.es, encHdr, []byte(pl))), status: 200},
+		atkRow{class: atkClassSerial, name: "control: canonical encoding of the non-canonical payload", req: atkBearer(atkSignRaw("ES256", k.es, []byte(atkHdr), unusedBits)), status: 200},
+		atkRow{class: atkClassSerial, name: "header in the standard alphabet, signed as sent", req: atkBearer(atkSignInput("ES256", k.es, stdInput)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "padded segments, signed as sent", req: atkBearer(atkSignInput("ES256", k.es, paddedInput)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "padded signature", req: atkBearer(gh + "." + gp + "." + base64.URLEncoding.EncodeToString(sig)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "line break inside a segment, signed as sent", req: atkBearer(atkSignInput("ES256", k.es, gh+"."+gp[:10]+"\n"+gp[10:])), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "tab inside the token", req: atkBearer(gh + "." + gp + "\t." + gs), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "non-canonical last character of the signature", req: atkBearer(gh + "." + gp + "." + atkNonCanonical(gs)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "non-canonical payload, signed as sent", req: atkBearer(atkSignInput("ES256", k.es, ncPayloadInput)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "header is an array", req: atkBearer(atkESRaw(`[`+atkHdr+`]`, pl)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "header is null", req: atkBearer(atkESRaw(`null`, pl)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "payload is null", req: atkBearer(atkESRaw(atkHdr, `null`)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "payload is an array of claims", req: atkBearer(atkESRaw(atkHdr, `[`+pl+`]`)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "payload is a JSON string of claims", req: atkBearer(atkESRaw(atkHdr, strconv.Quote(pl))), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "payload with a second object after it", req: atkBearer(atkESRaw(atkHdr, pl+`{"sub":"admin"}`)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "payload with trailing garbage", req: atkBearer(atkESRaw(atkHdr, pl+`x`)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "header with a second object after it", req: atkBearer(atkESRaw(atkHdr+`{"alg":"none"}`, pl)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "whitespace around JSON is fine", req: atkBearer(atkESRaw(" \n"+atkHdr+"\r\n", "\t"+pl+" ")), status: 200},
+		atkRow{class: atkClassSerial, name: "nested objects in a custom claim are fine", req: atkBearer(atkSignRaw("ES256", k.es, []byte(atkHdr), atkJSON(nested))), status: 200},
+		// RFC 8259 §9 lets a parser limit nesting; 10000 levels must be refused, never crash the server.
+		atkRow{class: atkClassSerial, name: "10000 levels of nesting", req: atkBearer(atkESRaw(atkHdr, deep)), status: 401, code: "invalid_token", maxDur: time.Second},
+		// RFC 7519 §4: claims that are not understood MUST be ignored; a 5000-digit number is valid JSON.
+		atkRow{class: atkClassSerial, name: "5000-digit number in a custom claim", req: atkBearer(atkESRaw(atkHdr, bigInt)), status: 200},
+		atkRow{class: atkClassSerial, name: "BOM before the header JSON", req: atkBearer(atkESRaw("\ufeff"+atkHdr, pl)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "BOM before the payload JSON", req: atkBearer(atkESRaw(atkHdr, "\ufeff"+pl)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "invalid UTF-8 in a claim", req: atkBearer(atkESRaw(atkHdr, withExp(`"exp":`+expF+",\"name\":\"\xff\xfe\""))), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "overlong UTF-8 '/' in iss", req: atkBearer(atkESRaw(atkHdr, "{\"iss\":\"https:\xc0\xaf\xc0\xafissuer.atk.test/\",\"aud\":\""+atkAud+`","exp":`+expF+`}`)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "overlong UTF-8 in kid", req: atkBearer(atkESRaw("{\"alg\":\"ES256\",\"kid\":\"es\xc0\xad1\"}", pl)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "lone surrogate in sub", req: atkBearer(atkESRaw(atkHdr, withExp(`"exp":`+expF+`,"sub":"\ud800"`))), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "duplicate alg in header", req: atkBearer(atkESRaw(`{"alg":"ES256","kid":"es-1","alg":"none"}`, pl)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "duplicate alg via \\u escape", req: atkBearer(atkESRaw(`{"alg":"ES256","kid":"es-1","\u0061lg":"none"}`, pl)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "duplicate kid", req: atkBearer(atkESRaw(`{"alg":"ES256","kid":"es-1","kid":"attacker"}`, pl)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "duplicate exp (past then future)", req: atkBearer(atkESRaw(atkHdr, withExp(`"exp":`+expP+`,"exp":`+expF))), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "duplicate exp (future then past)", req: atkBearer(atkESRaw(atkHdr, withExp(`"exp":`+expF+`,"exp":`+expP))), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "duplicate iss via \\u escape", req: atkBearer(atkESRaw(atkHdr, `{"iss":"https://evil.atk.test/","\u0069ss":"`+atkIss+`","aud":"`+atkAud+`","exp":`+expF+`}`)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "duplicate aud", req: atkBearer(atkESRaw(atkHdr, `{"iss":"`+atkIss+`","aud":"https://other.api","aud":"`+atkAud+`","exp":`+expF+`}`)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "duplicate scope", req: atkBearer(atkESRaw(atkHdr, withExp(`"exp":`+expF+`,"scope":"none","scope":"`+atkScope+`"`))), scopes: []string{atkScope}, status: 401, code: "invalid_token"},
+		// RFC 8259 §8.3: names are compared after unescaping, so "\u0061lg" is alg.
+		atkRow{class: atkClassSerial, name: "escaped member name is the same member", req: atkBearer(atkESRaw(`{"\u0061lg":"ES256","kid":"es-1"}`, pl)), status: 200},
+		atkRow{class: atkClassSerial, name: "number with a leading zero (not JSON)", req: atkBearer(atkESRaw(atkHdr, withExp(`"exp":0`+expF))), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "header ALG instead of alg", req: atkBearer(atkESRaw(`{"ALG":"ES256","kid":"es-1"}`, pl)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "header Alg instead of alg", req: atkBearer(atkESRaw(`{"Alg":"ES256","kid":"es-1"}`, pl)), status: 401, code: "invalid_token"},
+		// RFC 7515 §4: unknown members MUST be ignored; "Alg" is not "alg".
+		atkRow{class: atkClassSerial, name: "header Alg none beside alg ES256 is ignored", req: atkBearer(atkESRaw(`{"Alg":"none","alg":"ES256","kid":"es-1"}`, pl)), status: 200},
+		atkRow{class: atkClassSerial, name: "EXP instead of exp", req: atkBearer(atkESRaw(atkHdr, withExp(`"EXP":`+expF))), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "exp past, EXP future", req: atkBearer(atkESRaw(atkHdr, withExp(`"exp":`+expP+`,"EXP":`+expF))), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "Iss instead of iss", req: atkBearer(atkESRaw(atkHdr, `{"Iss":"`+atkIss+`","aud":"`+atkAud+`","exp":`+expF+`}`)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "iss foreign, ISS trusted", req: atkBearer(atkESRaw(atkHdr, `{"iss":"https://evil.atk.test/","ISS":"`+atkIss+`","aud":"`+atkAud+`","exp":`+expF+`}`)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "Aud instead of aud", req: atkBearer(atkESRaw(atkHdr, `{"iss":"`+atkIss+`","Aud":"`+atkAud+`","exp":`+expF+`}`)), status: 401, code: "invalid_token"},
+	)
+
+	// --- algorithms and signatures: RFC 8725 §2.1/§3.1/§3.2 (allow-list, never "none" or an algorithm the key
+	// was not meant for), RFC 7515 §4.1.1 (alg is case-sensitive), RFC 7518 §3.4 (ECDSA R||S of fixed width,
+	// curve bound to the algorithm), §3.5 (PSS), jwt_tool -X a (none casings), -X k (RS→HS key confusion,
+	// CVE-2015-9235, CVE-2016-10555), -X b (blank HMAC secret), -X p (psychic signature, CVE-2022-21449).
+	pemPub := atkPEM(&k.rs.PublicKey)
+	pkcs1 := pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&k.rs.PublicKey)})
+	jwkPub := atkJSON(jwtauthtest.PublicJWK(&k.rs.PublicKey, "rs-1", ""))
+	none := func(alg string) string {
+		return atkB64([]byte(`{"alg":"`+alg+`","typ":"JWT"}`)) + "." + atkB64([]byte(pl)) + "."
+	}
+	n256 := elliptic.P256().Params().N.FillBytes(make([]byte, 32))
+	inputES := atkB64([]byte(atkHdr)) + "." + atkB64([]byte(pl))
+	der, err := ecdsa.SignASN1(rand.Reader, k.es, atkDigest(crypto.SHA256, inputES))
+	if err != nil {
+		panic(err)
+	}
+	rsHdr := func(alg, kid string) map[string]any { return map[string]any{"alg": alg, "kid": kid, "typ": "JWT"} }
+	add(
+		atkRow{class: atkClassAlg, name: "baseline ES256", req: atkBearer(good), status: 200},
+		atkRow{class: atkClassAlg, name: "baseline RS256 (key without alg)", req: atkBearer(att("RS256", k.rs, rsHdr("RS256", "rs-1"), nil)), status: 200},
+		atkRow{class: atkClassAlg, name: "baseline PS256 (key without alg)", req: atkBearer(att("PS256", k.rs, rsHdr("PS256", "rs-1"), nil)), status: 200},
+		atkRow{class: atkClassAlg, name: "baseline ES384 on P-384", req: atkBearer(att("ES384", k.p384, rsHdr("ES384", "es384-1"), nil)), status: 200},
+		atkRow{class: atkClassAlg, name: "alg none", req: atkBearer(none("none")), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "alg None", req: atkBearer(none("None")), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "alg NONE", req: atkBearer(none("NONE")), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "alg nOnE", req: atkBearer(none("nOnE")), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "alg none with a kid and a real signature", req: atkBearer(atkB64([]byte(`{"alg":"none","kid":"es-1"}`)) + "." + gp + "." + gs), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "alg none, two segments", req: atkBearer(strings.TrimSuffix(none("none"), ".")), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "HS256 keyed with the RSA public key PEM", req: atkBearer(att("HS256", pemPub, rsHdr("HS256", "rs-1"), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "HS256 keyed with the PEM minus its final newline", req: atkBearer(att("HS256", bytes.TrimSpace(pemPub), rsHdr("HS256", "rs-1"), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "HS256 keyed with the PKCS#1 PEM", req: atkBearer(att("HS256", pkcs1, rsHdr("HS256", "rs-1"), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "HS384 keyed with the DER", req: atkBearer(att("HS384", atkDER(&k.rs.PublicKey), rsHdr("HS384", "rs-1"), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "HS512 keyed with the JWK JSON", req: atkBearer(att("HS512", jwkPub, rsHdr("HS512", "rs-1"), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "HS256 keyed with the modulus bytes", req: atkBearer(att("HS256", k.rs.N.Bytes(), rsHdr("HS256", "rs-1"), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "HS256 keyed with the EC public key PEM", req: atkBearer(att("HS256", atkPEM(&k.es.PublicKey), rsHdr("HS256", "es-1"), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "HS256 with a blank secret (jwt_tool -X b)", req: atkBearer(att("HS256", []byte{}, rsHdr("HS256", "es-1"), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "RS256 header, PSS signature", req: atkBearer(atkSignInput("PS256", k.rs, atkB64(atkJSON(rsHdr("RS256", "rs-1")))+"."+atkB64([]byte(pl)))), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassAlg, name: "PS256 header, PKCS#1 v1.5 signature", req: atkBearer(atkSignInput("RS256", k.rs, atkB64(atkJSON(rsHdr("PS256", "rs-1")))+"."+atkB64([]byte(pl)))), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassAlg, name: "ES256 header naming the RSA key", req: atkBearer(atkSignInput("RS256", k.rs, atkB64(atkJSON(rsHdr("ES256", "rs-1")))+"."+atkB64([]byte(pl)))), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassAlg, name: "RS256 header naming the EC key, attacker RSA signature", req: atkBearer(att("RS256", k.attRS, rsHdr("RS256", "es-1"), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "ES256 with the P-384 key", req: atkBearer(att("ES256", k.p384, rsHdr("ES256", "es384-1"), nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassAlg, name: "ES384 with the P-256 key", req: atkBearer(att("ES384", k.es, rsHdr("ES384", "es-1"), nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassAlg, name: "psychic signature r=s=0 (CVE-2022-21449)", req: atkBearer(gh + "." + gp + "." + atkB64(make([]byte, 64))), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "psychic signature r=s=n", req: atkBearer(gh + "." + gp + "." + atkB64(append(append([]byte{}, n256...), n256...))), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "psychic signature r=s=0 on ES384", req: atkBearer(atkB64(atkJSON(rsHdr("ES384", "es384-1"))) + "." + gp + "." + atkB64(make([]byte, 96))), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "DER-encoded ECDSA signature", req: atkBearer(inputES + "." + atkB64(der)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassAlg, name: "signature truncated by a byte", req: atkBearer(gh + "." + gp + "." + atkB64(sig[:len(sig)-1])), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassAlg, name: "signature extended by a byte", req: atkBearer(gh + "." + gp + "." + atkB64(append(append([]byte{}, sig...), 0))), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassAlg, name: "signature doubled", req: atkBearer(gh + "." + gp + "." + atkB64(append(append([]byte{}, sig...), sig...))), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassAlg, name: "signature with a flipped bit", req: atkBearer(gh + "." + gp + "." + atkB64(append([]byte{sig[0] ^ 1}, sig[1:]...))), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "signature of another token", req: atkBearer(gh + "." + gp + "." + otherSig), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "payload swapped under a valid signature", req: atkBearer(gh + "." + atkB64(atkJSON(atkClaims(map[string]any{"sub": "admin"}))) + "." + gs), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "RS512 outside the allow-list", req: atkBearer(att("RS512", k.rs, rsHdr("RS512", "rs-1"), nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassAlg, name: "ES512 outside the allow-list", req: atkBearer(att("ES512", k.attP521, rsHdr("ES512", "es-1"), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "unknown alg XS256", req: atkBearer(att("ES256", k.attEC, rsHdr("XS256", "es-1"), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassAlg, name: "alg in lower case", req: atkBearer(att("RS256", k.rs, rsHdr("rs256", "rs-1"), nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassAlg, name: "alg with a trailing space", req: atkBearer(atkES(map[string]any{"alg": "ES256 "}, nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassAlg, name: "alg as an array", req: atkBearer(atkES(map[string]any{"alg": []string{"ES256"}}, nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassAlg, name: "alg missing", req: atkBearer(atkES(map[string]any{"alg": nil}, nil)), status: 401, code: "invalid_token"},
+		// RFC 7517 §4.4: a key published with alg RS256 is not for PS256.
+		atkRow{class: atkClassAlg, name: "PS256 with a key pinned to RS256", req: atkBearer(att("PS256", k.rs, rsHdr("PS256", "rs-pin"), nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassAlg, name: "RS256 with the key pinned to RS256", req: atkBearer(att("RS256", k.rs, rsHdr("RS256", "rs-pin"), nil)), status: 200},
+	)
+
+	// --- header parameters: RFC 8725 §3.10 and §2.9 (never trust jku/x5u/jwk/x5c; kid is untrusted input:
+	// path traversal, SQL and command injection), RFC 7515 §4.1.2-§4.1.6, CVE-2018-0114 (embedded jwk),
+	// jwt_tool -X i (inline JWKS) and -X s (spoofed JWKS), §4.1.11 (crit: understood or invalid; empty list
+	// forbidden), RFC 7797 (b64), §4.1.9 and RFC 8725 §3.11 (typ), RFC 7519 §5.2 (cty JWT = nested token).
+	attJWK := jwtauthtest.PublicJWK(&k.attEC.PublicKey, "attacker", "ES256")
+	x5c := []string{base64.StdEncoding.EncodeToString(atkSelfSigned(k.attEC))}
+	hdr := func(extra map[string]any) map[string]any {
+		return atkMerge(map[string]any{"alg": "ES256", "typ": "JWT"}, extra)
+	}
+	longKid := strings.Repeat("k", 8<<10)
+	add(
+		atkRow{class: atkClassHeader, name: "embedded jwk with the attacker key (CVE-2018-0114)", req: atkBearer(att("ES256", k.attEC, hdr(map[string]any{"kid": "attacker", "jwk": attJWK}), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassHeader, name: "embedded jwk under the trusted kid", req: atkBearer(att("ES256", k.attEC, hdr(map[string]any{"kid": "es-1", "jwk": attJWK}), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassHeader, name: "embedded jwk without kid", req: atkBearer(att("ES256", k.attEC, hdr(map[string]any{"jwk": attJWK}), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassHeader, name: "jku to the attacker's server", req: atkBearer(att("ES256", k.attEC, hdr(map[string]any{"kid": "attacker", "jku": f.attURL + "/jwks.json"}), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassHeader, name: "jku under the trusted kid", req: atkBearer(att("ES256", k.attEC, hdr(map[string]any{"kid": "es-1", "jku": f.attURL + "/jwks.json"}), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassHeader, name: "x5u to the attacker's server", req: atkBearer(att("ES256", k.attEC, hdr(map[string]any{"kid": "attacker", "x5u": f.attURL + "/cert.pem"}), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassHeader, name: "x5c self-signed under the trusted kid", req: atkBearer(att("ES256", k.attEC, hdr(map[string]any{"kid": "es-1", "x5c": x5c}), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassHeader, name: "x5c self-signed without kid", req: atkBearer(att("ES256", k.attEC, hdr(map[string]any{"x5c": x5c}), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassHeader, name: "kid path traversal with an empty HMAC secret", req: atkBearer(att("HS256", []byte{}, map[string]any{"alg": "HS256", "kid": "../../../../../../dev/null"}, nil)), status: 401, code: "invalid_token", attacker: true, probes: []string{"dev/null"}},
+		atkRow{class: atkClassHeader, name: "kid path traversal, ES256", req: atkBearer(att("ES256", k.attEC, hdr(map[string]any{"kid": "../../dev/null"}), nil)), status: 401, code: "invalid_token", attacker: true, probes: []string{"dev/null"}},
+		atkRow{class: atkClassHeader, name: "kid SQL injection", req: atkBearer(att("ES256", k.attEC, hdr(map[string]any{"kid": "' OR '1'='1"}), nil)), status: 401, code: "invalid_token", attacker: true, probes: []string{"OR '1'"}},
+		atkRow{class: atkClassHeader, name: "kid SQL UNION with the known HMAC secret", req: atkBearer(att("HS256", []byte("atk"), map[string]any{"alg": "HS256", "kid": "x' UNION SELECT 'atk';--"}, nil)), status: 401, code: "invalid_token", attacker: true, probes: []string{"UNION"}},
+		atkRow{class: atkClassHeader, name: "kid command injection |id", req: atkBearer(att("ES256", k.attEC, hdr(map[string]any{"kid": "|id"}), nil)), status: 401, code: "invalid_token", attacker: true, probes: []string{"|id"}},
+		atkRow{class: atkClassHeader, name: "kid command injection $(id) and backticks", req: atkBearer(att("ES256", k.attEC, hdr(map[string]any{"kid": "es-1;$(id)`id`"}), nil)), status: 401, code: "invalid_token", attacker: true, probes: []string{"$(id)"}},
+		atkRow{class: atkClassHeader, name: "kid of 8 KiB", req: atkBearer(att("ES256", k.attEC, hdr(map[string]any{"kid": longKid}), nil)), status: 401, code: "invalid_token", attacker: true, probes: []string{"kkkkkkkk"}},
+		atkRow{class: atkClassHeader, name: "kid with NUL after the trusted kid", req: atkBearer(att("ES256", k.attEC, hdr(map[string]any{"kid": "es-1\x00"}), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassHeader, name: "kid with a forged log line", req: atkBearer(att("ES256", k.attEC, hdr(map[string]any{"kid": "es-1\nlevel=INFO msg=\"admin login\""}), nil)), status: 401, code: "invalid_token", attacker: true, probes: []string{"admin login"}},
+		atkRow{class: atkClassHeader, name: "kid as a number", req: atkBearer(att("ES256", k.es, hdr(map[string]any{"kid": 1}), nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassHeader, name: "trusted kid, attacker signature", req: atkBearer(att("ES256", k.attEC, hdr(map[string]any{"kid": "es-1"}), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassHeader, name: "crit names a claim", req: atkBearer(atkES(map[string]any{"crit": []string{"exp"}, "exp": future}, nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassHeader, name: "crit is an empty list", req: atkBearer(atkES(map[string]any{"crit": []string{}}, nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassHeader, name: "crit b64 false (RFC 7797)", req: atkBearer(atkES(map[string]any{"crit": []string{"b64"}, "b64": false}, nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassHeader, name: "typ jwt", req: atkBearer(atkES(map[string]any{"typ": "jwt"}, nil)), status: 200},
+		atkRow{class: atkClassHeader, name: "typ at+jwt", req: atkBearer(atkES(map[string]any{"typ": "at+jwt"}, nil)), status: 200},
+		atkRow{class: atkClassHeader, name: "typ application/at+jwt", req: atkBearer(atkES(map[string]any{"typ": "application/at+jwt"}, nil)), status: 200},
+		atkRow{class: atkClassHeader, name: "typ AT+JWT (media types are case-insensitive)", req: atkBearer(atkES(map[string]any{"typ": "AT+JWT"}, nil)), status: 200},
+		atkRow{class: atkClassHeader, name: "no typ", req: atkBearer(atkES(map[string]any{"typ": nil}, nil)), status: 200},
+		atkRow{class: atkClassHeader, name: "typ dpop+jwt", req: atkBearer(atkES(map[string]any{"typ": "dpop+jwt"}, nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassHeader, name: "typ logout+jwt", req: atkBearer(atkES(map[string]any{"typ": "logout+jwt"}, nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassHeader, name: "typ secevent+jwt", req: atkBearer(atkES(map[string]any{"typ": "secevent+jwt"}, nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassHeader, name: "typ JOSE+JSON", req: atkBearer(atkES(map[string]any{"typ": "JOSE+JSON"}, nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassHeader, name: "typ empty", req: atkBearer(atkES(map[string]any{"typ": ""}, nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassHeader, name: "typ as a number", req: atkBearer(atkES(map[string]any{"typ": 1}, nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassHeader, name: "cty JWT with a nested token as payload", req: atkBearer(atkSignRaw("ES256", k.es, []byte(`{"alg":"ES256","kid":"es-1","cty":"JWT"}`), []byte(good))), status: 401, code: "invalid_token"},
+	)
+
+	// --- registered claims: RFC 7519 §2 (NumericDate: a JSON number, fractions allowed), §4.1.1-§4.1.7
+	// (StringOrURI compared case-sensitively; aud string or array), §7.2, RFC 8725 §3.8/§3.9. Leeway is the
+	// default 60 s. Far-future dates (1e300, year 10000) would overflow time arithmetic into "never expires".
+	add(
+		atkRow{class: atkClassClaims, name: "exp missing", req: atkBearer(atkES(nil, map[string]any{"exp": nil})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "exp 0", req: atkBearer(atkES(nil, map[string]any{"exp": 0})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "exp negative", req: atkBearer(atkES(nil, map[string]any{"exp": -1})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "exp -0", req: atkBearer(atkES(nil, map[string]any{"exp": json.RawMessage("-0")})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "exp quoted", req: atkBearer(atkES(nil, map[string]any{"exp": strconv.FormatInt(future, 10)})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "exp with a fraction", req: atkBearer(atkES(nil, map[string]any{"exp": json.RawMessage(strconv.FormatInt(future, 10) + ".5")})), status: 200},
+		atkRow{class: atkClassClaims, name: "exp in exponent form", req: atkBearer(atkES(nil, map[string]any{"exp": json.RawMessage("1.9000036e9")})), status: 200},
+		atkRow{class: atkClassClaims, name: "exp 1e300", req: atkBearer(atkES(nil, map[string]any{"exp": json.RawMessage("1e300")})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "exp 1e400 (overflows float64)", req: atkBearer(atkES(nil, map[string]any{"exp": json.RawMessage("1e400")})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "exp in year 10000", req: atkBearer(atkES(nil, map[string]any{"exp": 253402300800})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "exp 2^63", req: atkBearer(atkES(nil, map[string]any{"exp": json.RawMessage("9223372036854775808")})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "exp \"NaN\"", req: atkBearer(atkES(nil, map[string]any{"exp": "NaN"})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "exp \"Infinity\"", req: atkBearer(atkES(nil, map[string]any{"exp": "Infinity"})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "exp bare NaN (not JSON)", req: atkBearer(atkESRaw(atkHdr, withExp(`"exp":NaN`))), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "exp null", req: atkBearer(atkES(nil, map[string]any{"exp": json.RawMessage("null")})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "exp true", req: atkBearer(atkES(nil, map[string]any{"exp": true})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "exp past the leeway", req: atkBearer(atkES(nil, map[string]any{"exp": now - 61})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "exp within the leeway", req: atkBearer(atkES(nil, map[string]any{"exp": now - 30})), status: 200},
+		atkRow{class: atkClassClaims, name: "nbf in the future", req: atkBearer(atkES(nil, map[string]any{"nbf": future})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "nbf within the leeway", req: atkBearer(atkES(nil, map[string]any{"nbf": now + 30})), status: 200},
+		atkRow{class: atkClassClaims, name: "nbf quoted", req: atkBearer(atkES(nil, map[string]any{"nbf": strconv.FormatInt(past, 10)})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "iat in the future", req: atkBearer(atkES(nil, map[string]any{"iat": future})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "iss without the trailing slash", req: atkBearer(atkES(nil, map[string]any{"iss": strings.TrimSuffix(atkIss, "/")})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "iss with a second trailing slash", req: atkBearer(atkES(nil, map[string]any{"iss": atkIss + "/"})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "iss in upper case", req: atkBearer(atkES(nil, map[string]any{"iss": strings.ToUpper(atkIss)})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "iss with a leading space", req: atkBearer(atkES(nil, map[string]any{"iss": " " + atkIss})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "iss with a trailing newline", req: atkBearer(atkES(nil, map[string]any{"iss": atkIss + "\n"})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "iss missing", req: atkBearer(atkES(nil, map[string]any{"iss": nil})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "iss as an array", req: atkBearer(atkES(nil, map[string]any{"iss": []string{atkIss}})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "iss null", req: atkBearer(atkES(nil, map[string]any{"iss": json.RawMessage("null")})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "aud as an array containing ours", req: atkBearer(atkES(nil, map[string]any{"aud": []string{"https://other.api", atkAud}})), status: 200},
+		atkRow{class: atkClassClaims, name: "aud as an array without ours", req: atkBearer(atkES(nil, map[string]any{"aud": []string{"https://other.api"}})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "aud empty array", req: atkBearer(atkES(nil, map[string]any{"aud": []string{}})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "aud absent", req: atkBearer(atkES(nil, map[string]any{"aud": nil})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "aud null", req: atkBearer(atkES(nil, map[string]any{"aud": json.RawMessage("null")})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "aud empty string", req: atkBearer(atkES(nil, map[string]any{"aud": ""})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "aud in another case", req: atkBearer(atkES(nil, map[string]any{"aud": strings.ToUpper(atkAud)})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "aud with a trailing slash", req: atkBearer(atkES(nil, map[string]any{"aud": atkAud + "/"})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "aud array of numbers", req: atkBearer(atkES(nil, map[string]any{"aud": []int{1}})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "aud as an object", req: atkBearer(atkES(nil, map[string]any{"aud": map[string]string{"aud": atkAud}})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "sub as a number", req: atkBearer(atkES(nil, map[string]any{"sub": 42})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "sub as an object", req: atkBearer(atkES(nil, map[string]any{"sub": map[string]string{"id": "admin"}})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassClaims, name: "jti as a number", req: atkBearer(atkES(nil, map[string]any{"jti": 7})), status: 401, code: "invalid_token"},
+	)
+
+	// --- scopes: RFC 6749 §3.3 (scope is space-delimited, case-sensitive scope-tokens), RFC 8693 §4.2 and
+	// RFC 9068 §2.2.3 (scope is a string), CONTRACTS.md (scp string or array, permissions array), RFC 6750
+	// §3.1 (403 insufficient_scope with the required scope). A scope claim of the wrong JSON type makes the
+	// token malformed for this verifier (401), it never grants.
+	sc := []string{atkScope}
+	add(
+		atkRow{class: atkClassScopes, name: "scope grants", scopes: sc, req: atkBearer(atkES(nil, map[string]any{"scope": atkScope})), status: 200},
+		atkRow{class: atkClassScopes, name: "scope missing", scopes: sc, req: atkBearer(atkES(nil, map[string]any{"scope": nil})), status: 403, code: "insufficient_scope"},
+		atkRow{class: atkClassScopes, name: "scope separated by a tab", scopes: sc, req: atkBearer(atkES(nil, map[string]any{"scope": atkScope + "\twrite:messages"})), status: 403, code: "insufficient_scope"},
+		atkRow{class: atkClassScopes, name: "scope separated by a comma", scopes: sc, req: atkBearer(atkES(nil, map[string]any{"scope": atkScope + ",write:messages"})), status: 403, code: "insufficient_scope"},
+		atkRow{class: atkClassScopes, name: "scope separated by a newline", scopes: sc, req: atkBearer(atkES(nil, map[string]any{"scope": "write:messages\n" + atkScope})), status: 403, code: "insufficient_scope"},
+		atkRow{class: atkClassScopes, name: "scope in upper case", scopes: sc, req: atkBearer(atkES(nil, map[string]any{"scope": strings.ToUpper(atkScope)})), status: 403, code: "insufficient_scope"},
+		atkRow{class: atkClassScopes, name: "scope prefix", scopes: sc, req: atkBearer(atkES(nil, map[string]any{"scope": "read"})), status: 403, code: "insufficient_scope"},
+		atkRow{class: atkClassScopes, name: "scope extended", scopes: sc, req: atkBearer(atkES(nil, map[string]any{"scope": atkScope + ":all"})), status: 403, code: "insufficient_scope"},
+		atkRow{class: atkClassScopes, name: "scope with a wildcard", scopes: sc, req: atkBearer(atkES(nil, map[string]any{"scope": "read:*"})), status: 403, code: "insufficient_scope"},
+		atkRow{class: atkClassScopes, name: "scope as an array", scopes: sc, req: atkBearer(atkES(nil, map[string]any{"scope": []string{atkScope}})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassScopes, name: "scp as an array", scopes: sc, req: atkBearer(atkES(nil, map[string]any{"scope": nil, "scp": []string{atkScope}})), status: 200},
+		atkRow{class: atkClassScopes, name: "scp as a string", scopes: sc, req: atkBearer(atkES(nil, map[string]any{"scope": nil, "scp": atkScope})), status: 200},
+		atkRow{class: atkClassScopes, name: "scp array with the scope in upper case", scopes: sc, req: atkBearer(atkES(nil, map[string]any{"scope": nil, "scp": []string{strings.ToUpper(atkScope)}})), status: 403, code: "insufficient_scope"},
+		atkRow{class: atkClassScopes, name: "permissions array", scopes: sc, req: atkBearer(atkES(nil, map[string]any{"scope": nil, "permissions": []string{atkScope}})), status: 200},
+		atkRow{class: atkClassScopes, name: "permissions as a string", scopes: sc, req: atkBearer(atkES(nil, map[string]any{"scope": nil, "permissions": atkScope})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassScopes, name: "permissions as an object", scopes: sc, req: atkBearer(atkES(nil, map[string]any{"scope": nil, "permissions": map[string]bool{atkScope: true}})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassScopes, name: "two scopes required, one granted", scopes: []string{atkScope, "admin"}, req: atkBearer(atkES(nil, map[string]any{"scope": atkScope})), status: 403, code: "insufficient_scope"},
+		atkRow{class: atkClassScopes, name: "bad signature on a scoped route is 401, not 403", scopes: sc, req: atkBearer(att("ES256", k.attEC, hdr(map[string]any{"kid": "es-1"}), map[string]any{"scope": nil})), status: 401, code: "invalid_token", attacker: true},
+	)
+
+	// --- key set content: for each key of the served set that must not verify (RFC 7517 §4.2 use "enc",
+	// §4.3 key_ops without "verify", §4.4 alg that does not fit the key, §4.5 duplicate kids, §5 unknown kty,
+	// RFC 7518 §3.3 RSA under 2048 bits, §6.2.1 point not on the curve, RFC 8725 §3.2 oct secrets, a public
+	// set leaking d, an RSA exponent of 1), a token signed with that key is refused while the trusted keys of
+	// the same set keep verifying (the baseline rows above).
+	rsInput := func(kid string) string {
+		return atkB64(atkJSON(rsHdr("RS256", kid))) + "." + atkB64([]byte(pl))
+	}
+	add(
+		atkRow{class: atkClassJWKS, name: "key with use enc", req: atkBearer(att("ES256", k.enc, rsHdr("ES256", "enc"), nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassJWKS, name: "key_ops without verify", req: atkBearer(att("ES256", k.ops, rsHdr("ES256", "ops"), nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassJWKS, name: "EC key labelled RS256", req: atkBearer(att("ES256", k.algmis, rsHdr("ES256", "algmis"), nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassJWKS, name: "P-256 key labelled ES384", req: atkBearer(att("ES256", k.algcurve, rsHdr("ES256", "algcurve"), nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassJWKS, name: "P-256 key labelled ES384, used as ES384", req: atkBearer(att("ES384", k.algcurve, rsHdr("ES384", "algcurve"), nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassJWKS, name: "RSA 1024", req: atkBearer(att("RS256", k.rs1024, rsHdr("RS256", "rsa1024"), nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassJWKS, name: "EC point not on the curve", req: atkBearer(att("ES256", k.es, rsHdr("ES256", "offcurve"), nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassJWKS, name: "oct key used for HS256", req: atkBearer(att("HS256", []byte(atkOctSecret), rsHdr("HS256", "oct"), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassJWKS, name: "duplicate kid, first key", req: atkBearer(att("ES256", k.dupA, rsHdr("ES256", "dup"), nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassJWKS, name: "duplicate kid, second key", req: atkBearer(att("ES256", k.dupB, rsHdr("ES256", "dup"), nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassJWKS, name: "unknown kty", req: atkBearer(att("ES256", k.attEC, rsHdr("ES256", "unk"), nil)), status: 401, code: "invalid_token", attacker: true},
+		// d is published: everyone holds this private key now, so it is an attacker key.
+		atkRow{class: atkClassJWKS, name: "key published with its private part", req: atkBearer(att("ES256", k.priv, rsHdr("ES256", "priv"), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassJWKS, name: "RSA exponent 1: forged PKCS#1 signature", req: atkBearer(rsInput("e1") + "." + atkB64(atkPKCS1Forgery(k.rs.N, rsInput("e1")))), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassJWKS, name: "trusted key of the same set still verifies", req: atkBearer(atkES(nil, map[string]any{"sub": "after-bad-keys"})), status: 200},
+	)
+	return rows
+}
+
+// atkChallenge matches an RFC 6750 §3 challenge carrying an error; the description is a quoted-string of
+// printable ASCII without '"' or '\' (CONTRACTS.md: a fixed phrase, never a value from the token).
+var atkChallenge = regexp.MustCompile(`^Bearer error="(invalid_request|invalid_token)", error_description="([\x20\x21\x23-\x5b\x5d-\x7e]{1,80})"$`)
+
+// atkCheck asserts the exact outcome of one row.
+func atkCheck(t *testing.T, row atkRow, w *httptest.ResponseRecorder, reached int64, tok string) {
+	t.Helper()
+	res := w.Result()
+	assert.Equal(t, row.status, res.StatusCode, "status")
+	challenge := res.Header.Values("WWW-Authenticate")
+	switch {
+	case row.status == http.StatusOK:
+		assert.EqualValues(t, 1, reached, "a valid request must reach the handler exactly once")
+		assert.Empty(t, challenge)
+		return
+	case row.code == "":
+		assert.Equal(t, []string{"Bearer"}, challenge, "a request without a bearer token gets a bare challenge")
+	case row.code == "insufficient_scope":
+		assert.Equal(t, []string{`Bearer error="insufficient_scope", scope="` + strings.Join(row.scopes, " ") + `"`}, challenge)
+	default:
+		if assert.Len(t, challenge, 1) {
+			m := atkChallenge.FindStringSubmatch(challenge[0])
+			if assert.NotNil(t, m, "challenge %q", challenge[0]) {
+				assert.Equal(t, row.code, m[1], "error code")
+			}
+		}
+	}
+	assert.Zero(t, reached, "a refused request must never reach the handler")
+	assert.Equal(t, "application/json", res.Header.Get("Content-Type"))
+	var body map[string]any
+	if assert.NoError(t, json.Unmarshal(w.Body.Bytes(), &body), "error body is JSON: %q", w.Body.String()) && row.code != "" {
+		assert.Equal(t, row.code, body["error"])
+	}
+	// Nothing the attacker chose may come back: not the token, not injected strings (CONTRACTS.md, RFC 8725 §2.9).
+	everything := strings.Join(challenge, "\n") + "\n" + w.Body.String()
+	if len(tok) >= 16 {
+		assert.NotContains(t, everything, tok[:16], "response echoes the token")
+	}
+	for _, p := range row.probes {
+		assert.NotContains(t, everything, p, "response echoes attacker input")
+	}
+}
+
+// atkTokenOf extracts what the row sends as a token, for the echo check.
+func atkTokenOf(r *http.Request) string {
+	if a := r.Header.Get("Authorization"); a != "" {
+		if _, t, ok := strings.Cut(a, " "); ok {
+			return strings.TrimLeft(t, " ")
+		}
+	}
+	if c, err := r.Cookie(atkCookie); err == nil {
+		return c.Value
+	}
+	return r.URL.Query().Get(atkQuery)
+}
+
+func TestAttack_CraftedRequestsGetTheContractOutcome(t *testing.T) {
+	f := atkNewFixture(t)
+	rows := atkRows(f)
+	require.GreaterOrEqual(t, len(rows), 60)
+	attackerRows := 0
+	for _, r := range rows {
+		if r.attacker {
+			attackerRows++
+		}
+	}
+	require.Greater(t, attackerRows, 30, "the table must keep its forged tokens")
+
+	type outcome struct {
+		row     atkRow
+		status  int
+		reached int64
+	}
+	var outcomes []outcome
+	seen := map[string]bool{}
+	perClass := map[string]int{}
+	for _, row := range rows {
+		require.False(t, seen[row.full()], "duplicate row name %q", row.full())
+		seen[row.full()] = true
+		perClass[row.class]++
+		t.Run(row.full(), func(t *testing.T) {
+			v := f.v
+			if row.sources {
+				v = f.vSrc
+			}
+			rec := &atkRecorder{}
+			var h http.Handler = rec
+			if len(row.scopes) > 0 {
+				h = jwtauth.RequireScope(row.scopes...)(h)
+			}
+			h = v.RequireAuth(h)
+			r := row.req()
+			tok := atkTokenOf(r)
+			attHits := f.attHits.Load()
+			w := httptest.NewRecorder()
+			start := time.Now()
+			h.ServeHTTP(w, r)
+			took := time.Since(start)
+			atkCheck(t, row, w, rec.reached.Load(), tok)
+			if row.body != nil {
+				assert.Zero(t, row.body.reads.Load(), "the middleware read the request body")
+			}
+			if row.maxDur > 0 {
+				assert.Less(t, took, row.maxDur, "answer took %s", took)
+			}
+			// RFC 8725 §3.10: URLs in the header are never dereferenced.
+			assert.Equal(t, attHits, f.attHits.Load(), "the attacker's jku/x5u server was contacted")
+			outcomes = append(outcomes, outcome{row, w.Code, rec.reached.Load()})
+		})
+	}
+	t.Logf("rows per class: %v (total %d)", perClass, len(rows))
+
+	// The property the whole table exists for: no token crafted without a trusted private key got through.
+	for _, o := range outcomes {
+		if o.row.attacker {
+			assert.Zero(t, o.reached, "attacker token reached the handler: %s", o.row.full())
+			assert.NotEqual(t, http.StatusOK, o.status, "attacker token accepted: %s", o.row.full())
+		}
+	}
+	assert.Zero(t, f.attHits.Load(), "jku/x5u: the attacker's server must get zero requests")
+}
+
+// TestAttack_UnknownKidFloodIsRateLimited: kid is attacker-controlled (RFC 8725 §3.10); a stream of random kids
+// must not turn the verifier into a fetch amplifier against the issuer (at most one fetch per cooldown).
+func TestAttack_UnknownKidFloodIsRateLimited(t *testing.T) {
+	f := atkNewFixture(t)
+	k := atkKeys()
+	before := f.jwksHits.Load()
+	h := f.v.RequireAuth(&atkRecorder{})
+	start := time.Now()
+	for i := 0; i < 200; i++ {
+		tok := atkSignRaw("ES256", k.attEC, atkJSON(map[string]any{"alg": "ES256", "kid": fmt.Sprintf("random-%d", i)}), []byte(atkPayload()))
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		require.Equal(t, http.StatusUnauthorized, w.Code)
+	}
+	elapsed := time.Since(start)
+	allowed := int64(elapsed/jwtauth.DefaultRefreshCooldown) + 1
+	assert.LessOrEqual(t, f.jwksHits.Load()-before, allowed, "fetches for 200 unknown kids in %s", elapsed)
+}
+
+// TestAttack_OneMegabyteHeaderOverTheWire: a real server refuses a 1 MB header before the middleware runs
+// (net/http's MaxHeaderBytes), so the handler is never reached.
+func TestAttack_OneMegabyteHeaderOverTheWire(t *testing.T) {
+	f := atkNewFixture(t)
+	rec := &atkRecorder{}
+	srv := httptest.NewServer(f.v.RequireAuth(rec))
+	defer srv.Close()
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+strings.Repeat("A", 1<<20))
+	resp, err := srv.Client().Do(req)
+	if err == nil {
+		_ = resp.Body.Close()
+		assert.Contains(t, []int{http.StatusRequestHeaderFieldsTooLarge, http.StatusUnauthorized}, resp.StatusCode)
+	}
+	assert.Zero(t, rec.reached.Load())
+
+	// A header just over the 16 KiB token cap passes net/http and is refused by the middleware.
+	req.Header.Set("Authorization", "Bearer "+atkSizedToken(jwtauth.DefaultMaxTokenSize+1))
+	resp, err = srv.Client().Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Zero(t, rec.reached.Load())
+}
