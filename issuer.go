@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -435,25 +434,14 @@ func parsePrivatePEM(data []byte) ([]*SigningKey, error) {
 	return keys, nil
 }
 
+// privatePEMKey returns the private key of a PEM block; a public key or certificate cannot sign.
 func privatePEMKey(block *pem.Block) (crypto.Signer, error) {
-	var key any
-	var err error
-	switch block.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(block.Bytes)
-	case "ENCRYPTED PRIVATE KEY":
-		return nil, errors.New("the key is encrypted: decrypt it first (openssl pkcs8 -in key.pem -out plain.pem)")
-	case "PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE":
-		return nil, errors.New("is a public key; signing needs the private key")
-	default:
-		return nil, errors.New(`unsupported PEM type (use "PRIVATE KEY", "RSA PRIVATE KEY" or "EC PRIVATE KEY")`)
-	}
+	key, err := pemBlockKey(block)
 	if err != nil {
-		return nil, errors.New("the key does not parse: " + err.Error())
+		return nil, err
+	}
+	if isPublicKey(key) {
+		return nil, errors.New("is a public key; signing needs the private key")
 	}
 	signer, ok := key.(crypto.Signer)
 	if !ok {

@@ -625,6 +625,9 @@ func parsePEMKeys(data []byte) ([]*pubKey, error) {
 		if block == nil {
 			break
 		}
+		if block.Type == "EC PARAMETERS" { // `openssl ecparam -genkey` writes it before the key
+			continue
+		}
 		key, err := pemKey(block)
 		if err != nil {
 			return nil, fmt.Errorf("PEM block %d (%s): %w", n, block.Type, err)
@@ -641,7 +644,21 @@ func parsePEMKeys(data []byte) ([]*pubKey, error) {
 	return out, nil
 }
 
+// pemKey returns the public key of a PEM block (a private key is reduced to its public part).
 func pemKey(block *pem.Block) (crypto.PublicKey, error) {
+	key, err := pemBlockKey(block)
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := key.(interface{ Public() crypto.PublicKey }); ok {
+		key = p.Public()
+	}
+	return key, nil
+}
+
+// pemBlockKey parses the key in a PEM block, public or private, as written by openssl and crypto/x509.
+// It is shared by LocalKeys and ParseSigningKeys so both read the same formats.
+func pemBlockKey(block *pem.Block) (any, error) {
 	var key any
 	var err error
 	switch block.Type {
@@ -660,14 +677,13 @@ func pemKey(block *pem.Block) (crypto.PublicKey, error) {
 		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
 	case "EC PRIVATE KEY":
 		key, err = x509.ParseECPrivateKey(block.Bytes)
+	case "ENCRYPTED PRIVATE KEY":
+		return nil, errors.New("the key is encrypted: decrypt it first (openssl pkcs8 -in key.pem -out plain.pem)")
 	default:
-		return nil, errors.New("unsupported PEM type (use PUBLIC KEY, RSA PUBLIC KEY, CERTIFICATE, or a private key)")
+		return nil, errors.New("unsupported PEM type (use PUBLIC KEY, RSA PUBLIC KEY, CERTIFICATE, PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)")
 	}
 	if err != nil {
-		return nil, err
-	}
-	if p, ok := key.(interface{ Public() crypto.PublicKey }); ok {
-		key = p.Public()
+		return nil, errors.New("the key does not parse: " + err.Error())
 	}
 	return key, nil
 }
