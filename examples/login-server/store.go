@@ -96,8 +96,25 @@ func (s *store) ping(ctx context.Context) error {
 	return s.wdb.PingContext(ctx)
 }
 
-// write runs fn in a transaction (BEGIN IMMEDIATE, from the DSN) and commits it when fn succeeds.
+// write runs fn in a transaction (BEGIN IMMEDIATE, from the DSN) and commits it when fn succeeds. SQLite's lock
+// is not a fair queue: a busy writer in another process (create-superuser in a loop, say) can outlast
+// busy_timeout. A transaction that failed with SQLITE_BUSY committed nothing, so it is retried, with backoff,
+// for as long as the request's context allows, instead of surfacing as a 500.
 func (s *store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	for delay := 10 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
+		err := s.writeOnce(ctx, fn)
+		if !isBusy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+	}
+}
+
+func (s *store) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -205,6 +222,12 @@ func scanUser(row interface{ Scan(...any) error }) (user, error) {
 	}
 	u.createdAt, _ = time.Parse(time.RFC3339Nano, created)
 	return u, nil
+}
+
+// isBusy reports SQLITE_BUSY and its extended codes (the database is locked by another connection).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 func isUniqueViolation(err error) bool {
