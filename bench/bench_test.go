@@ -9,12 +9,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -59,15 +62,15 @@ type fixture struct {
 	tampered string // token with one signature character changed
 }
 
-// fixtures generates each algorithm's key once per test binary: RSA key generation would otherwise dominate
-// the -benchtime 1x smoke run.
+// fixtures loads each algorithm's key once per test binary. The keys are fixed test-only keys from testdata,
+// so every run verifies the same tokens and instruction counts (instructions.sh) are repeatable.
 var fixtures = map[string]func() *fixture{
 	"ES256": sync.OnceValue(func() *fixture { return newFixture("ES256") }),
 	"RS256": sync.OnceValue(func() *fixture { return newFixture("RS256") }),
 }
 
 func newFixture(alg string) *fixture {
-	signer := jwtauthtest.NewKey(alg) // P-256 or RSA 2048
+	signer := loadKey("testdata/" + strings.ToLower(alg) + ".pem") // P-256 or RSA 2048
 	f := &fixture{alg: alg, signer: signer, pub: signer.Public()}
 	set, err := json.Marshal(map[string]any{"keys": []any{jwtauthtest.PublicJWK(f.pub, keyID, alg)}})
 	if err != nil {
@@ -77,6 +80,22 @@ func newFixture(alg string) *fixture {
 	f.token = f.mint(nil)
 	f.tampered = tamper(f.token)
 	return f
+}
+
+func loadKey(path string) crypto.Signer {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		panic(err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		panic("no PEM block in " + path)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		panic(err)
+	}
+	return key.(crypto.Signer)
 }
 
 // mint signs the standard claims, changed by edits: a nil value removes a claim.
