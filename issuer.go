@@ -12,7 +12,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -409,45 +408,28 @@ func isPublicKey(k any) bool {
 
 func parsePrivatePEM(data []byte) ([]*SigningKey, error) {
 	var keys []*SigningKey
-	for n := 1; ; n++ {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
+	err := eachPEMKey(data, func(key any) error {
+		if isPublicKey(key) {
+			return errors.New("is a public key; signing needs the private key")
 		}
-		if block.Type == "EC PARAMETERS" { // `openssl ecparam -genkey` writes it before the key
-			continue
+		signer, ok := key.(crypto.Signer)
+		if !ok {
+			return fmt.Errorf("key type %T cannot sign", key)
 		}
-		key, err := privatePEMKey(block)
-		if err == nil {
-			var k *SigningKey
-			if k, err = newSigningKey(key, "", ""); err == nil {
-				keys = append(keys, k)
-				continue
-			}
+		k, err := newSigningKey(signer, "", "")
+		if err != nil {
+			return err
 		}
-		return nil, fmt.Errorf("PEM block %d (%s): %w", n, block.Type, err)
+		keys = append(keys, k)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(keys) == 0 {
 		return nil, errors.New("no private key PEM block found")
 	}
 	return keys, nil
-}
-
-// privatePEMKey returns the private key of a PEM block; a public key or certificate cannot sign.
-func privatePEMKey(block *pem.Block) (crypto.Signer, error) {
-	key, err := pemBlockKey(block)
-	if err != nil {
-		return nil, err
-	}
-	if isPublicKey(key) {
-		return nil, errors.New("is a public key; signing needs the private key")
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("key type %T cannot sign", key)
-	}
-	return signer, nil
 }
 
 // PrivateJWKS returns the keys as a private JWK Set, {"keys":[{..., "d", "kid", "alg", "use":"sig"}]} with every

@@ -619,24 +619,19 @@ func decodeLooseBase64(data []byte) ([]byte, error) {
 
 func parsePEMKeys(data []byte) ([]*pubKey, error) {
 	var out []*pubKey
-	for n := 1; ; n++ {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type == "EC PARAMETERS" { // `openssl ecparam -genkey` writes it before the key
-			continue
-		}
-		key, err := pemKey(block)
-		if err != nil {
-			return nil, fmt.Errorf("PEM block %d (%s): %w", n, block.Type, err)
+	err := eachPEMKey(data, func(key any) error {
+		if p, ok := key.(interface{ Public() crypto.PublicKey }); ok {
+			key = p.Public()
 		}
 		fam, err := checkKey(key)
 		if err != nil {
-			return nil, fmt.Errorf("PEM block %d (%s): %w", n, block.Type, err)
+			return err
 		}
 		out = append(out, &pubKey{wild: true, fam: fam, key: key})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no PEM block found")
@@ -644,20 +639,30 @@ func parsePEMKeys(data []byte) ([]*pubKey, error) {
 	return out, nil
 }
 
-// pemKey returns the public key of a PEM block (a private key is reduced to its public part).
-func pemKey(block *pem.Block) (crypto.PublicKey, error) {
-	key, err := pemBlockKey(block)
-	if err != nil {
-		return nil, err
+// eachPEMKey calls fn with the key of every PEM block in data, public or private, skipping the EC PARAMETERS
+// block that `openssl ecparam -genkey` writes before a key. It is shared by LocalKeys and ParseSigningKeys so
+// both read the same formats; errors name the block.
+func eachPEMKey(data []byte, fn func(key any) error) error {
+	for n := 1; ; n++ {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			return nil
+		}
+		if block.Type == "EC PARAMETERS" {
+			continue
+		}
+		key, err := pemBlockKey(block)
+		if err == nil {
+			err = fn(key)
+		}
+		if err != nil {
+			return fmt.Errorf("PEM block %d (%s): %w", n, block.Type, err)
+		}
 	}
-	if p, ok := key.(interface{ Public() crypto.PublicKey }); ok {
-		key = p.Public()
-	}
-	return key, nil
 }
 
 // pemBlockKey parses the key in a PEM block, public or private, as written by openssl and crypto/x509.
-// It is shared by LocalKeys and ParseSigningKeys so both read the same formats.
 func pemBlockKey(block *pem.Block) (any, error) {
 	var key any
 	var err error
