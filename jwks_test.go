@@ -3,18 +3,11 @@ package jwtauth_test
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -428,140 +421,6 @@ func TestRemoteJWKS_SkipsBadKeysWithoutPoisoningTheSet(t *testing.T) {
 	assert.ErrorIs(t, sign("RS256", "wrong-alg", rsaKey), jwtauth.ErrUnknownKey)
 }
 
-func TestKeySet_TokenWithoutKidNeedsExactlyOneFittingKey(t *testing.T) {
-	one, two := testKey("ES256", 0), testKey("ES256", 1)
-	clock := newClock()
-	claims := mustJSON(map[string]any{"iss": testIssuer, "aud": "a", "exp": clock.Now().Add(time.Hour).Unix()})
-	noKid := func(key crypto.Signer) string {
-		return jwtauthtest.SignRaw("ES256", key, []byte(`{"alg":"ES256"}`), claims)
-	}
-	mk := func(jwks []byte) *jwtauth.Verifier {
-		v, err := jwtauth.New(context.Background(), jwtauth.Config{Clock: clock.Now, Issuers: []jwtauth.TrustedIssuer{{
-			Issuer: testIssuer, Audiences: []string{"a"}, Algorithms: []string{"ES256", "RS256"}, Keys: jwtauth.LocalKeys(jwks),
-		}}})
-		require.NoError(t, err)
-		return v
-	}
-	single := mk(jwksOf(map[string]string{"k1": "ES256", "r": "RS256"}, map[string]crypto.Signer{"k1": one, "r": testKey("RS256", 0)}))
-	_, err := single.Verify(context.Background(), noKid(one))
-	assert.NoError(t, err, "one EC P-256 key: a kid-less ES256 token may use it")
-
-	double := mk(jwksOf(map[string]string{"k1": "ES256", "k2": "ES256"}, map[string]crypto.Signer{"k1": one, "k2": two}))
-	_, err = double.Verify(context.Background(), noKid(one))
-	assert.ErrorIs(t, err, jwtauth.ErrUnknownKey)
-	assert.ErrorContains(t, err, "no kid and 2 keys fit ES256")
-}
-
-func TestKeySet_DuplicateKidsAreNotUsed(t *testing.T) {
-	a, b := testKey("ES256", 0), testKey("ES256", 1)
-	set := []byte(`{"keys":[` + string(mustJSON(jwtauthtest.PublicJWK(a.Public(), "same", "ES256"))) + "," +
-		string(mustJSON(jwtauthtest.PublicJWK(b.Public(), "same", "ES256"))) + "," +
-		string(mustJSON(jwtauthtest.PublicJWK(testKey("ES256", 2).Public(), "other", "ES256"))) + `]}`)
-	clock := newClock()
-	v, err := jwtauth.New(context.Background(), jwtauth.Config{Clock: clock.Now, Issuers: []jwtauth.TrustedIssuer{{
-		Issuer: testIssuer, Audiences: []string{"a"}, Algorithms: []string{"ES256"}, Keys: jwtauth.LocalKeys(set),
-	}}})
-	require.NoError(t, err)
-	claims := mustJSON(map[string]any{"iss": testIssuer, "aud": "a", "exp": clock.Now().Add(time.Hour).Unix()})
-	for _, k := range []crypto.Signer{a, b} {
-		_, err := v.Verify(context.Background(), jwtauthtest.SignRaw("ES256", k, []byte(`{"alg":"ES256","kid":"same"}`), claims))
-		assert.ErrorIs(t, err, jwtauth.ErrUnknownKey)
-	}
-}
-
-func TestLocalKeys_AcceptsPEMJWKJWKSAndBase64(t *testing.T) {
-	ec := testKey("ES256", 0).(*ecdsa.PrivateKey)
-	rk := testKey("RS256", 0).(*rsa.PrivateKey)
-	pkix, err := x509.MarshalPKIXPublicKey(&ec.PublicKey)
-	require.NoError(t, err)
-	pkcs8, err := x509.MarshalPKCS8PrivateKey(ec)
-	require.NoError(t, err)
-	sec1, err := x509.MarshalECPrivateKey(ec)
-	require.NoError(t, err)
-	pemOf := func(typ string, der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}) }
-	privJWK := jwtauthtest.PublicJWK(ec.Public(), "k1", "ES256")
-	privJWK["d"] = base64.RawURLEncoding.EncodeToString(ec.D.FillBytes(make([]byte, 32)))
-	jwks := mustJSON(map[string]any{"keys": []any{privJWK}})
-	wrapped := base64.StdEncoding.EncodeToString(jwks)
-	var lines []string
-	for len(wrapped) > 76 {
-		lines, wrapped = append(lines, wrapped[:76]), wrapped[76:]
-	}
-	lines = append(lines, wrapped)
-
-	dir := t.TempDir()
-	path := filepath.Join(dir, "key.pem")
-	require.NoError(t, os.WriteFile(path, pemOf("PUBLIC KEY", pkix), 0o600))
-
-	ecSources := map[string]jwtauth.KeySource{
-		"PKIX PEM":              jwtauth.LocalKeys(pemOf("PUBLIC KEY", pkix)),
-		"PKCS#8 private PEM":    jwtauth.LocalKeys(pemOf("PRIVATE KEY", pkcs8)),
-		"SEC1 private PEM":      jwtauth.LocalKeys(pemOf("EC PRIVATE KEY", sec1)),
-		"certificate":           jwtauth.LocalKeys(pemOf("CERTIFICATE", selfSignedCert(t, ec))),
-		"private JWK":           jwtauth.LocalKeys(mustJSON(privJWK)),
-		"private JWKS":          jwtauth.LocalKeys(jwks),
-		"base64 JWKS, wrapped":  jwtauth.LocalKeys([]byte(strings.Join(lines, "\n") + "\n")),
-		"base64url JWKS":        jwtauth.LocalKeys([]byte(base64.RawURLEncoding.EncodeToString(jwks))),
-		"base64 PEM":            jwtauth.LocalKeys([]byte(base64.StdEncoding.EncodeToString(pemOf("PUBLIC KEY", pkix)))),
-		"file":                  jwtauth.LocalKeysFile(path),
-		"crypto.PublicKey":      jwtauth.PublicKeys(&ec.PublicKey),
-		"private crypto.Signer": jwtauth.PublicKeys(ec),
-	}
-	clock := newClock()
-	claims := mustJSON(map[string]any{"iss": testIssuer, "aud": "a", "exp": clock.Now().Add(time.Hour).Unix()})
-	for name, src := range ecSources {
-		t.Run(name, func(t *testing.T) {
-			v, err := jwtauth.New(context.Background(), jwtauth.Config{Clock: clock.Now, Issuers: []jwtauth.TrustedIssuer{{
-				Issuer: testIssuer, Audiences: []string{"a"}, Algorithms: []string{"ES256"}, Keys: src,
-			}}})
-			require.NoError(t, err)
-			_, err = v.Verify(context.Background(), jwtauthtest.SignRaw("ES256", ec, []byte(`{"alg":"ES256","kid":"k1"}`), claims))
-			assert.NoError(t, err)
-		})
-	}
-	t.Run("PKCS#1 RSA public PEM", func(t *testing.T) {
-		v, err := jwtauth.New(context.Background(), jwtauth.Config{Clock: clock.Now, Issuers: []jwtauth.TrustedIssuer{{
-			Issuer: testIssuer, Audiences: []string{"a"}, Algorithms: []string{"RS256"},
-			Keys: jwtauth.LocalKeys(pemOf("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(&rk.PublicKey))),
-		}}})
-		require.NoError(t, err)
-		// a local key without kid matches tokens with any kid, or none
-		for _, h := range []string{`{"alg":"RS256","kid":"whatever"}`, `{"alg":"RS256"}`} {
-			_, err = v.Verify(context.Background(), jwtauthtest.SignRaw("RS256", rk, []byte(h), claims))
-			assert.NoError(t, err, h)
-		}
-	})
-}
-
-func TestLocalKeys_ReportsUnusableKeys(t *testing.T) {
-	weak := weakRSAKey(t)
-	der, err := x509.MarshalPKIXPublicKey(&weak.PublicKey)
-	require.NoError(t, err)
-	cases := map[string]struct {
-		src  jwtauth.KeySource
-		algs []string
-		want string
-	}{
-		"1024-bit RSA":        {jwtauth.LocalKeys(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), []string{"RS256"}, "RSA key of 1024 bits is too small"},
-		"oct JWK":             {jwtauth.LocalKeys([]byte(`{"kty":"oct","k":"c2VjcmV0"}`)), []string{"RS256"}, "shared secret"},
-		"wrong algorithm":     {jwtauth.PublicKeys(testKey("ES256", 0).Public()), []string{"RS256"}, "none of the 1 keys fits the configured Algorithms"},
-		"missing file":        {jwtauth.LocalKeysFile("/nonexistent/key.pem"), []string{"RS256"}, "no such file"},
-		"empty":               {jwtauth.LocalKeys(nil), []string{"RS256"}, "empty input"},
-		"two keys without id": {jwtauth.PublicKeys(testKey("ES256", 0).Public(), testKey("ES256", 1).Public()), []string{"ES256"}, "have no kid"},
-		"no keys":             {jwtauth.PublicKeys(), []string{"ES256"}, "no keys given"},
-		"empty JWKS":          {jwtauth.LocalKeys([]byte(`{"keys":[]}`)), []string{"ES256"}, "the key set is empty"},
-		"enc only":            {jwtauth.LocalKeys([]byte(`{"keys":[` + string(mustJSON(map[string]string{"kty": "EC", "use": "enc", "crv": "P-256", "x": "a", "y": "b"})) + `]}`)), []string{"ES256"}, `use is "enc"`},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			_, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{{
-				Issuer: testIssuer, Audiences: []string{"a"}, Algorithms: tc.algs, Keys: tc.src,
-			}}})
-			assert.ErrorContains(t, err, tc.want)
-		})
-	}
-}
-
 func TestDiscover_FindsTheKeySetAndChecksTheIssuer(t *testing.T) {
 	idp := jwtauthtest.NewIdP(t)
 	v, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{jwtauth.OIDC(idp.Issuer(), idp.Audience())}})
@@ -589,22 +448,6 @@ func TestDiscover_FindsTheKeySetAndChecksTheIssuer(t *testing.T) {
 		Issuer: "https://a.example/", Audiences: []string{"a"}, Algorithms: []string{"RS256"}, Keys: jwtauth.Discover("https://b.example/"),
 	}}})
 	assert.ErrorContains(t, err, "names another issuer than Issuer")
-}
-
-func TestAuth0_PresetDerivesIssuerAndKeySet(t *testing.T) {
-	ti := jwtauth.Auth0("dev-abc.us.auth0.com", "https://api.example.com")
-	assert.Equal(t, "https://dev-abc.us.auth0.com/", ti.Issuer)
-	assert.Equal(t, []string{"https://api.example.com"}, ti.Audiences)
-	assert.Equal(t, []string{"RS256"}, ti.Algorithms)
-	assert.Equal(t, "RemoteJWKS(https://dev-abc.us.auth0.com/.well-known/jwks.json)", fmt.Sprint(ti.Keys))
-	assert.Equal(t, jwtauth.Auth0("https://dev-abc.us.auth0.com/", "x").Issuer, ti.Issuer, "a pasted URL is forgiven")
-	assert.Equal(t, "Discover(https://a.example)", fmt.Sprint(jwtauth.OIDC("https://a.example", "x").Keys))
-	assert.Equal(t, "PublicKeys(1 keys)", fmt.Sprint(jwtauth.PublicKeys(testKey("ES256", 0).Public())))
-
-	for _, bad := range []string{"", "dev/abc", "a b"} {
-		_, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{jwtauth.Auth0(bad, "api")}})
-		assert.ErrorContains(t, err, "Auth0 domain")
-	}
 }
 
 func TestNew_StartsWithoutBlockingOnAHangingIdP(t *testing.T) {
