@@ -138,6 +138,36 @@ func ExampleGetClaim() {
 	// ada@example.com
 }
 
+// Observe key set fetches for metrics, and read the keys in use at scrape time.
+func ExampleVerifier_KeySets() {
+	idp := jwtauthtest.NewIdP(&exampleTB{}, jwtauthtest.WithAlgorithm("ES256"))
+	defer idp.Close()
+	fetches := make(chan jwtauth.FetchOutcome, 1)
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{idp.TrustedIssuer()},
+		// In a service: count fetches by issuer, trigger and result. The hook must be fast and never block.
+		OnFetch: func(o jwtauth.FetchOutcome) {
+			select {
+			case fetches <- o:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	o := <-fetches
+	fmt.Println("fetch:", o.Trigger, o.Result, o.Keys, "keys")
+
+	for _, ks := range v.KeySets() { // gauges: ks.Keys, time.Since(ks.LoadedAt)
+		fmt.Println("in use:", ks.Keys, "keys, loaded", !ks.LoadedAt.IsZero(), "last error", ks.LastError)
+	}
+	// Output:
+	// fetch: startup ok 1 keys
+	// in use: 1 keys, loaded true last error <nil>
+}
+
 // exampleTB lets examples use jwtauthtest without a *testing.T; the examples close what they open.
 type exampleTB struct{}
 

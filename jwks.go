@@ -124,7 +124,7 @@ func (s remoteJWKS) String() string {
 }
 
 func (s remoteJWKS) provider(issuer string, algs algSet, env sourceEnv) (keyProvider, error) {
-	r := &remoteSource{jwksURL: s.jwksURL, discover: s.discoverIssuer, algs: algs, env: env, rescheduled: make(chan struct{}, 1)}
+	r := &remoteSource{issuer: issuer, jwksURL: s.jwksURL, discover: s.discoverIssuer, algs: algs, env: env, rescheduled: make(chan struct{}, 1)}
 	if s.discoverIssuer != "" {
 		if s.discoverIssuer != issuer {
 			return nil, fmt.Errorf("Discover(%q) names another issuer than Issuer; they must be equal", s.discoverIssuer)
@@ -185,6 +185,7 @@ func isLoopback(host string) bool {
 // never lock; fetches are de-duplicated (one in flight, shared by every waiter, on the Verifier's context and
 // never a request's) and triggered fetches are rate-limited by the cooldown.
 type remoteSource struct {
+	issuer   string
 	jwksURL  string // known from the start, or found by discovery
 	discover string // issuer to discover; "" for a plain RemoteJWKS
 	where    string // for logs
@@ -223,13 +224,26 @@ func (s *remoteSource) current(now time.Time) (*keySet, error) {
 	return ks, nil
 }
 
-func (s *remoteSource) refresh() <-chan struct{} { return s.trigger(false) }
+func (s *remoteSource) refresh() <-chan struct{} { return s.trigger(TriggerUnknownKey) }
+
+func (s *remoteSource) info() KeySetInfo {
+	s.mu.Lock()
+	info := KeySetInfo{URL: s.jwksURL, LastError: s.lastErr}
+	s.mu.Unlock()
+	if info.URL == "" {
+		info.URL = s.where
+	}
+	if ks := s.set.Load(); ks != nil {
+		info.Keys, info.LoadedAt = ks.size, ks.loadedAt
+	}
+	return info
+}
 
 func (s *remoteSource) start(ctx context.Context, wg *sync.WaitGroup) <-chan struct{} {
 	s.mu.Lock()
 	s.ctx, s.wg = ctx, wg
 	s.mu.Unlock()
-	first := s.trigger(true)
+	first := s.trigger(TriggerStartup)
 	wg.Add(1)
 	go s.loop(first)
 	return first
@@ -257,7 +271,7 @@ func (s *remoteSource) loop(first <-chan struct{}) {
 		timer := time.NewTimer(d)
 		select {
 		case <-timer.C:
-			done := s.trigger(true)
+			done := s.trigger(TriggerPeriodic)
 			if done == nil {
 				return
 			}
@@ -276,9 +290,10 @@ func (s *remoteSource) loop(first <-chan struct{}) {
 }
 
 // trigger starts a fetch unless one is in flight (then it shares it) or, for a fetch asked for by a request
-// (force false), the last such fetch started within the cooldown (then it returns nil). Periodic fetches do
-// not count towards the cooldown, so a rotation right after one is still picked up at once.
-func (s *remoteSource) trigger(force bool) <-chan struct{} {
+// (TriggerUnknownKey), the last such fetch started within the cooldown (then it returns nil). Periodic fetches
+// do not count towards the cooldown, so a rotation right after one is still picked up at once.
+func (s *remoteSource) trigger(why FetchTrigger) <-chan struct{} {
+	force := why != TriggerUnknownKey
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ctx == nil || s.stopped || s.ctx.Err() != nil {
@@ -298,9 +313,11 @@ func (s *remoteSource) trigger(force bool) <-chan struct{} {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		maxAge, err := s.fetch()
+		start := time.Now()
+		out, maxAge := s.fetch()
+		out.Duration, out.Trigger, out.Issuer = time.Since(start), why, s.issuer
 		s.mu.Lock()
-		s.record(maxAge, err)
+		s.record(maxAge, out.Err)
 		s.inflight = nil
 		s.mu.Unlock()
 		close(ch)
@@ -309,6 +326,10 @@ func (s *remoteSource) trigger(force bool) <-chan struct{} {
 			case s.rescheduled <- struct{}{}:
 			default:
 			}
+		}
+		// After the waiters are released and outside the lock, so a slow hook delays no request.
+		if s.env.onFetch != nil {
+			s.env.onFetch(out)
 		}
 	}()
 	return ch
@@ -339,8 +360,9 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // fetch loads the key set once (after discovery if needed) and swaps it in when it has a usable key.
-// A failed, empty or unusable response leaves the last good keys in place.
-func (s *remoteSource) fetch() (time.Duration, error) {
+// A failed, empty or unusable response leaves the last good keys in place. It returns the outcome (without
+// the fields trigger fills in) and the server's max-age.
+func (s *remoteSource) fetch() (FetchOutcome, time.Duration) {
 	o := s.env.opts
 	ctx, cancel := context.WithTimeout(s.ctx, o.FetchTimeout)
 	defer cancel()
@@ -351,7 +373,7 @@ func (s *remoteSource) fetch() (time.Duration, error) {
 		u, err := s.discoverJWKS(ctx)
 		if err != nil {
 			s.env.logger.Warn("jwtauth: OpenID discovery failed; retrying with backoff", "issuer", s.discover, "error", err.Error())
-			return 0, err
+			return FetchOutcome{URL: s.where, Result: resultOf(err), Err: err}, 0
 		}
 		s.mu.Lock()
 		s.jwksURL, jwksURL = u, u
@@ -361,14 +383,20 @@ func (s *remoteSource) fetch() (time.Duration, error) {
 	if err == nil {
 		var keys []*pubKey
 		keys, err = parseJWKSet(body, false, s.algs, s.env.logger, jwksURL)
-		if err == nil {
+		if err != nil {
+			err = invalidDoc(err)
+		} else {
 			ks := newKeySet(keys, s.env.now(), s.env.logger, jwksURL)
 			if ks.size == 0 {
-				err = errors.New("no usable key in the key set")
+				err = invalidDoc(errors.New("no usable key in the key set"))
 			} else {
+				result := FetchOK
+				if ks.sameKeys(s.set.Load()) {
+					result = FetchUnchanged
+				}
 				s.set.Store(ks)
 				s.env.logger.Debug("jwtauth: key set loaded", "url", jwksURL, "keys", ks.size)
-				return maxAge, nil
+				return FetchOutcome{URL: jwksURL, Result: result, Keys: ks.size}, maxAge
 			}
 		}
 	}
@@ -378,7 +406,7 @@ func (s *remoteSource) fetch() (time.Duration, error) {
 	} else {
 		s.env.logger.Warn("jwtauth: key set fetch failed; retrying with backoff", "url", jwksURL, "error", err.Error())
 	}
-	return 0, err
+	return FetchOutcome{URL: jwksURL, Result: resultOf(err), Err: err}, 0
 }
 
 func (s *remoteSource) discoverJWKS(ctx context.Context) (string, error) {
@@ -391,14 +419,14 @@ func (s *remoteSource) discoverJWKS(ctx context.Context) (string, error) {
 		JWKSURI string `json:"jwks_uri"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return "", fmt.Errorf("discovery document %s is not JSON: %v", s.where, err)
+		return "", invalidDoc(fmt.Errorf("discovery document %s is not JSON: %v", s.where, err))
 	}
 	if doc.Issuer != s.discover {
-		return "", fmt.Errorf("discovery document %s names issuer %s, not the configured %q", s.where, quote(doc.Issuer), s.discover)
+		return "", invalidDoc(fmt.Errorf("discovery document %s names issuer %s, not the configured %q", s.where, quote(doc.Issuer), s.discover))
 	}
 	u, err := checkFetchURL(doc.JWKSURI)
 	if err != nil {
-		return "", fmt.Errorf("discovery document jwks_uri: %w", err)
+		return "", invalidDoc(fmt.Errorf("discovery document jwks_uri: %w", err))
 	}
 	return u, nil
 }
@@ -408,7 +436,7 @@ func (s *remoteSource) get(ctx context.Context, u string) ([]byte, time.Duration
 	o := s.env.opts
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, invalidDoc(err)
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := o.HTTPClient.Do(req)
@@ -417,14 +445,14 @@ func (s *remoteSource) get(ctx context.Context, u string) ([]byte, time.Duration
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("HTTP status %d", resp.StatusCode)
+		return nil, 0, statusErr(resp.StatusCode)
 	}
 	if resp.ContentLength > o.MaxResponseSize {
-		return nil, 0, fmt.Errorf("response of %d bytes exceeds JWKS.MaxResponseSize %d", resp.ContentLength, o.MaxResponseSize)
+		return nil, 0, invalidDoc(fmt.Errorf("response of %d bytes exceeds JWKS.MaxResponseSize %d", resp.ContentLength, o.MaxResponseSize))
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err == nil && mt == "text/html" {
-			return nil, 0, errors.New("response is an HTML page, not JSON (wrong URL?)")
+			return nil, 0, invalidDoc(errors.New("response is an HTML page, not JSON (wrong URL?)"))
 		}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, o.MaxResponseSize+1))
@@ -432,7 +460,7 @@ func (s *remoteSource) get(ctx context.Context, u string) ([]byte, time.Duration
 		return nil, 0, fmt.Errorf("reading response: %w", err)
 	}
 	if int64(len(body)) > o.MaxResponseSize {
-		return nil, 0, fmt.Errorf("response exceeds JWKS.MaxResponseSize %d bytes", o.MaxResponseSize)
+		return nil, 0, invalidDoc(fmt.Errorf("response exceeds JWKS.MaxResponseSize %d bytes", o.MaxResponseSize))
 	}
 	return body, maxAge(resp.Header.Get("Cache-Control")), nil
 }

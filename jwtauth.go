@@ -70,6 +70,11 @@ type Config struct {
 	Logger *slog.Logger
 	// OnVerify, when set, is called after each verification with its outcome, for metrics and audit.
 	OnVerify func(ctx context.Context, o Outcome)
+	// OnFetch, when set, is called after each fetch of a remote key set with its outcome, for metrics. It runs
+	// on the fetch's goroutine, outside any lock and after waiting requests are released, possibly
+	// concurrently with itself; it must be fast and never block, since Close waits for it. Gauges of the keys
+	// in use (count, age) are better read at scrape time from Verifier.KeySets.
+	OnFetch func(FetchOutcome)
 
 	// Realm, when set, is sent as the realm attribute of WWW-Authenticate challenges.
 	Realm string
@@ -221,7 +226,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if len(cfg.Issuers) == 0 {
 		bad("Config.Issuers is empty: add a TrustedIssuer, e.g. jwtauth.Auth0(domain, audience)")
 	}
-	env := sourceEnv{opts: jwksOpts, now: v.now, logger: v.logger}
+	env := sourceEnv{opts: jwksOpts, now: v.now, logger: v.logger, onFetch: cfg.OnFetch}
 	for i, ti := range cfg.Issuers {
 		where := fmt.Sprintf("Config.Issuers[%d]", i)
 		if ti.Issuer != "" {

@@ -113,6 +113,22 @@ func (ks *keySet) has(k *pubKey) bool {
 	return false
 }
 
+// sameKeys reports whether ks serves exactly the keys of old (nil: no keys yet), so a refresh can tell a
+// rotation from a confirmation.
+func (ks *keySet) sameKeys(old *keySet) bool {
+	if old == nil || old.size != ks.size {
+		return false
+	}
+	for _, keys := range ks.byFam {
+		for _, k := range keys {
+			if !old.has(k) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func keysEqual(a, b crypto.PublicKey) bool {
 	e, ok := a.(interface{ Equal(crypto.PublicKey) bool })
 	return ok && e.Equal(b)

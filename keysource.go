@@ -25,9 +25,10 @@ type KeySource interface {
 
 // sourceEnv is what a source needs from the Verifier.
 type sourceEnv struct {
-	opts   JWKSOptions
-	now    func() time.Time
-	logger *slog.Logger
+	opts    JWKSOptions
+	now     func() time.Time
+	logger  *slog.Logger
+	onFetch func(FetchOutcome)
 }
 
 // keyProvider serves the current key set of one trusted issuer.
@@ -41,6 +42,8 @@ type keyProvider interface {
 	start(ctx context.Context, wg *sync.WaitGroup) <-chan struct{}
 	// stop makes sure no new background work starts; called by Close before waiting.
 	stop()
+	// info reports the keys in use, for Verifier.KeySets (Issuer is filled in by the caller).
+	info() KeySetInfo
 }
 
 // errSource reports a problem found while building a source (e.g. an empty Auth0 domain).
@@ -211,3 +214,4 @@ func (s staticKeys) current(time.Time) (*keySet, error)                   { retu
 func (staticKeys) refresh() <-chan struct{}                               { return nil }
 func (staticKeys) start(context.Context, *sync.WaitGroup) <-chan struct{} { return nil }
 func (staticKeys) stop()                                                  {}
+func (s staticKeys) info() KeySetInfo                                     { return KeySetInfo{Keys: s.set.size} }
