@@ -17,6 +17,13 @@ func ClaimsFromContext(ctx context.Context) (c *Claims, ok bool) {
 	return c, ok && c != nil
 }
 
+// NewContext returns a copy of ctx carrying c, as RequireAuth does after verifying a token: the inverse of
+// ClaimsFromContext. Use it in handler tests (with claims from jwtauthtest.Claims) and in adapters for other
+// transports; a handler cannot tell the difference, so only ever pass claims that were verified.
+func NewContext(ctx context.Context, c *Claims) context.Context {
+	return context.WithValue(ctx, claimsKey{}, c)
+}
+
 // RequireAuth returns a handler that lets a request through to next only with a valid bearer token, and puts
 // the token's claims into the request context (see ClaimsFromContext). Other requests get the RFC 6750
 // answer: 401 with a challenge, 400 for ambiguous credentials, 503 when no keys are available. It never reads
@@ -52,7 +59,7 @@ func (v *Verifier) middleware(next http.Handler, optional bool) http.Handler {
 			v.refuse(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, c)))
+		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), c)))
 	})
 }
 
@@ -69,18 +76,14 @@ var (
 func (v *Verifier) tokenFromRequest(r *http.Request) (string, error) {
 	var token string
 	found := 0
-	switch h := r.Header.Values("Authorization"); len(h) {
-	case 0:
-	case 1:
-		t, err := bearerToken(h[0])
-		if err != nil {
+	if h := r.Header.Values("Authorization"); len(h) > 0 {
+		t, err := BearerToken(h)
+		if err != nil && !errors.Is(err, ErrNoToken) { // another scheme: look at the other sources
 			return "", err
 		}
-		if t != "" {
+		if err == nil {
 			token, found = t, 1
 		}
-	default:
-		return "", errTwoHeaders
 	}
 	if v.tokenCookie != "" {
 		var values []string
@@ -116,6 +119,25 @@ func (v *Verifier) tokenFromRequest(r *http.Request) (string, error) {
 		return token, nil
 	}
 	return "", errTwoSources
+}
+
+// BearerToken returns the one bearer token in the Authorization values of a request, by the rules RequireAuth
+// follows: the scheme Bearer, matched case-insensitively, then one or more spaces and exactly one token. It is
+// for other transports, such as the "authorization" metadata of gRPC. Its errors are *Error: ErrNoToken when
+// values is empty or uses another scheme (Basic, ...); ErrInvalidRequest for more than one value, Bearer
+// without a token, or anything after the token.
+func BearerToken(values []string) (string, error) {
+	switch len(values) {
+	case 0:
+		return "", errNoToken
+	case 1:
+		t, err := bearerToken(values[0])
+		if err == nil && t == "" {
+			return "", errNoToken
+		}
+		return t, err
+	}
+	return "", errTwoHeaders
 }
 
 // bearerToken parses one Authorization value: "" and no error when it uses another scheme.
@@ -158,6 +180,47 @@ func (v *Verifier) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, err, realm)
 }
 
+// Challenge returns the WWW-Authenticate value RequireAuth sends for err, with the configured Realm, or "" when
+// it sends none (ErrKeysUnavailable: 503 with Retry-After). It is for other transports, such as gRPC trailers.
+// An err that is not an *Error gets the challenge of a malformed token.
+func (v *Verifier) Challenge(err error) string {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = newError(failMalformed, "")
+	}
+	return challenge(e, v.realm)
+}
+
+// challenge renders the RFC 6750 challenge for e: fixed phrases and configured values only.
+func challenge(e *Error, realm string) string {
+	if e.Status() == http.StatusServiceUnavailable {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("Bearer")
+	sep := " "
+	attr := func(name, value string) {
+		b.WriteString(sep)
+		b.WriteString(name)
+		b.WriteString(`="`)
+		b.WriteString(value)
+		b.WriteString(`"`)
+		sep = ", "
+	}
+	if realm != "" {
+		attr("realm", realm)
+	}
+	if e.Code() != "" {
+		attr("error", e.Code())
+		if e.kind == failScope {
+			attr("scope", strings.Join(e.scopes, " "))
+		} else {
+			attr("error_description", e.Description())
+		}
+	}
+	return b.String()
+}
+
 // writeError writes the RFC 6750 response for err.
 func writeError(w http.ResponseWriter, err error, realm string) {
 	var e *Error
@@ -165,32 +228,10 @@ func writeError(w http.ResponseWriter, err error, realm string) {
 		e = newError(failMalformed, err.Error())
 	}
 	hdr := w.Header()
-	if e.Status() == http.StatusServiceUnavailable {
-		hdr.Set("Retry-After", "5")
+	if ch := challenge(e, realm); ch != "" {
+		hdr.Set("WWW-Authenticate", ch)
 	} else {
-		var b strings.Builder
-		b.WriteString("Bearer")
-		sep := " "
-		attr := func(name, value string) {
-			b.WriteString(sep)
-			b.WriteString(name)
-			b.WriteString(`="`)
-			b.WriteString(value)
-			b.WriteString(`"`)
-			sep = ", "
-		}
-		if realm != "" {
-			attr("realm", realm)
-		}
-		if e.Code() != "" {
-			attr("error", e.Code())
-			if e.kind == failScope {
-				attr("scope", strings.Join(e.scopes, " "))
-			} else {
-				attr("error_description", e.Description())
-			}
-		}
-		hdr.Set("WWW-Authenticate", b.String())
+		hdr.Set("Retry-After", "5")
 	}
 	code := e.Code()
 	if code == "" {

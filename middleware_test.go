@@ -267,3 +267,75 @@ func TestClaimsFromContext_EmptyWithoutAuth(t *testing.T) {
 	assert.False(t, ok)
 	assert.Nil(t, c)
 }
+
+func TestNewContext_IsTheInverseOfClaimsFromContext(t *testing.T) {
+	want := &jwtauth.Claims{Subject: "user-1"}
+	got, ok := jwtauth.ClaimsFromContext(jwtauth.NewContext(context.Background(), want))
+	require.True(t, ok)
+	assert.Same(t, want, got)
+	_, ok = jwtauth.ClaimsFromContext(jwtauth.NewContext(context.Background(), nil))
+	assert.False(t, ok, "nil claims are not an authenticated request")
+}
+
+func TestBearerToken_FollowsTheRulesOfRequireAuth(t *testing.T) {
+	cases := []struct {
+		name   string
+		values []string
+		token  string
+		target error
+	}{
+		{"one token", []string{"Bearer abc.def.ghi"}, "abc.def.ghi", nil},
+		{"scheme is case-insensitive", []string{"bEARER abc"}, "abc", nil},
+		{"several spaces", []string{"Bearer    abc"}, "abc", nil},
+		{"no values", nil, "", jwtauth.ErrNoToken},
+		{"another scheme", []string{"Basic dXNlcjpwYXNz"}, "", jwtauth.ErrNoToken},
+		{"token without scheme", []string{"abc.def.ghi"}, "", jwtauth.ErrNoToken},
+		{"two values", []string{"Bearer abc", "Bearer abc"}, "", jwtauth.ErrInvalidRequest},
+		{"Bearer and Basic", []string{"Bearer abc", "Basic dXNlcjpwYXNz"}, "", jwtauth.ErrInvalidRequest},
+		{"Bearer without token", []string{"Bearer"}, "", jwtauth.ErrInvalidRequest},
+		{"Bearer and spaces", []string{"Bearer   "}, "", jwtauth.ErrInvalidRequest},
+		{"two tokens", []string{"Bearer abc def"}, "", jwtauth.ErrInvalidRequest},
+		{"tab separator", []string{"Bearer\tabc"}, "", jwtauth.ErrInvalidRequest},
+		{"empty value", []string{""}, "", jwtauth.ErrInvalidRequest},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, err := jwtauth.BearerToken(tc.values)
+			assert.Equal(t, tc.token, tok)
+			if tc.target == nil {
+				assert.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tc.target)
+			var e *jwtauth.Error
+			require.ErrorAs(t, err, &e)
+			assert.NotContains(t, e.Description(), "abc")
+		})
+	}
+}
+
+func TestChallenge_IsWhatRequireAuthSends(t *testing.T) {
+	f := newLocal(t, "ES256", func(c *jwtauth.Config) { c.Realm = "api" })
+	h := f.v.RequireAuth(jwtauth.RequireScope("admin")(&okHandler{}))
+	good := f.token(nil, nil)
+	claims, err := f.verify(good)
+	require.NoError(t, err)
+	_, errNoToken := jwtauth.BearerToken(nil)
+	_, errTwo := jwtauth.BearerToken([]string{"Bearer a", "Bearer b"})
+	_, errMalformed := f.verify("x.y.z")
+	cases := []struct {
+		auth []string
+		err  error
+	}{
+		{nil, errNoToken},
+		{[]string{"Bearer a", "Bearer b"}, errTwo},
+		{[]string{"Bearer x.y.z"}, errMalformed},
+		{[]string{"Bearer " + good}, claims.CheckScopes("admin")},
+	}
+	for _, tc := range cases {
+		w := serve(h, tc.auth...)
+		require.NotEqual(t, 200, w.Code)
+		assert.Equal(t, w.Header().Get("WWW-Authenticate"), f.v.Challenge(tc.err), "%v", tc.err)
+	}
+	assert.Equal(t, `Bearer realm="api", error="insufficient_scope", scope="admin"`, f.v.Challenge(claims.CheckScopes("admin")))
+}

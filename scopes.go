@@ -37,6 +37,33 @@ func (c *Claims) HasAnyScope(scopes ...string) bool {
 	return false
 }
 
+// CheckScopes returns nil when the token grants every one of scopes, and otherwise the *Error that RequireScope
+// refuses with (ErrInsufficientScope, status 403, RequiredScopes set). It is for other transports, such as gRPC.
+func (c *Claims) CheckScopes(scopes ...string) error {
+	if e := c.scopeError(scopes, true); e != nil {
+		return e
+	}
+	return nil
+}
+
+// CheckAnyScope is CheckScopes satisfied by any one of scopes.
+func (c *Claims) CheckAnyScope(scopes ...string) error {
+	if e := c.scopeError(scopes, false); e != nil {
+		return e
+	}
+	return nil
+}
+
+// scopeError is the refusal of a token that lacks scopes, or nil when it has them.
+func (c *Claims) scopeError(scopes []string, all bool) *Error {
+	if all && c.HasAllScopes(scopes...) || !all && c.HasAnyScope(scopes...) {
+		return nil
+	}
+	e := newError(failScope, scopeMessage(scopes, all))
+	e.scopes = append([]string(nil), scopes...)
+	return e
+}
+
 // RequireScope returns middleware that lets a request through only when its token grants every one of scopes;
 // otherwise it answers 403 with error="insufficient_scope" and the required scopes. Put it behind RequireAuth:
 // without verified claims in the context it answers 401. It panics if a scope is not a valid RFC 6749 scope
@@ -67,17 +94,11 @@ func scopeMiddleware(scopes []string, all bool) func(http.Handler) http.Handler 
 				writeError(w, newError(failNoToken, "RequireScope found no verified claims: put it behind RequireAuth"), "")
 				return
 			}
-			granted := c.HasAllScopes(scopes...)
-			if !all {
-				granted = c.HasAnyScope(scopes...)
-			}
-			if granted {
-				next.ServeHTTP(w, r)
+			if e := c.scopeError(scopes, all); e != nil {
+				c.v.refuse(w, r, e)
 				return
 			}
-			e := newError(failScope, scopeMessage(scopes, all))
-			e.scopes = scopes
-			c.v.refuse(w, r, e)
+			next.ServeHTTP(w, r)
 		})
 	}
 }

@@ -89,3 +89,20 @@ func joinSpace(s []string) string {
 	}
 	return out
 }
+
+func TestClaims_CheckScopesRefusesLikeRequireScope(t *testing.T) {
+	c := &jwtauth.Claims{Scopes: []string{"a", "b"}}
+	assert.NoError(t, c.CheckScopes("a", "b"))
+	assert.NoError(t, c.CheckAnyScope("c", "b"))
+	for _, err := range []error{c.CheckScopes("a", "c"), c.CheckAnyScope("c", "d")} {
+		require.ErrorIs(t, err, jwtauth.ErrInsufficientScope)
+		var e *jwtauth.Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, http.StatusForbidden, e.Status())
+		assert.Equal(t, "insufficient_scope", e.Code())
+		assert.Equal(t, "insufficient scope", e.Description())
+	}
+	var e *jwtauth.Error
+	require.ErrorAs(t, c.CheckScopes("a", "c"), &e)
+	assert.Equal(t, []string{"a", "c"}, e.RequiredScopes())
+}
