@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/jwtauth-go/jwtauth"
 	"github.com/jwtauth-go/jwtauth/jwtauthtest"
 )
@@ -166,6 +168,42 @@ func ExampleVerifier_KeySets() {
 	// Output:
 	// fetch: startup ok 1 keys
 	// in use: 1 keys, loaded true last error <nil>
+}
+
+// Hand the Verifier's keys to golang-jwt's parser. The Keyfunc picks the key (alg allow-list, kid, key type,
+// pinning, refresh); the parser options check the claims.
+func ExampleVerifier_Keyfunc() {
+	idp := jwtauthtest.NewIdP(&exampleTB{}, jwtauthtest.WithAlgorithm("ES256"))
+	defer idp.Close()
+	trusted := idp.TrustedIssuer()
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{trusted}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	k, err := v.Keyfunc(trusted.Issuer)
+	if err != nil {
+		log.Fatal(err)
+	}
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods(trusted.Algorithms),
+		jwt.WithIssuer(trusted.Issuer),
+		jwt.WithAudience(trusted.Audiences[0]),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(time.Minute),
+	}
+	token, err := jwt.Parse(idp.Mint(map[string]any{"sub": "u1"}), k.Keyfunc, opts...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sub, _ := token.Claims.GetSubject()
+	fmt.Println(token.Valid, sub)
+
+	_, err = jwt.Parse(idp.Mint(map[string]any{"exp": nil}), k.Keyfunc, opts...)
+	fmt.Println(errors.Is(err, jwt.ErrTokenRequiredClaimMissing))
+	// Output:
+	// true u1
+	// true
 }
 
 // exampleTB lets examples use jwtauthtest without a *testing.T; the examples close what they open.

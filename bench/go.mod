@@ -6,7 +6,7 @@ replace github.com/jwtauth-go/jwtauth => ../
 
 require (
 	github.com/MicahParks/jwkset v0.11.4
-	github.com/MicahParks/keyfunc/v3 v3.9.1
+	github.com/MicahParks/keyfunc/v3 v3.9.2
 	github.com/auth0/go-jwt-middleware/v2 v2.3.1
 	github.com/auth0/go-jwt-middleware/v3 v3.3.0
 	github.com/go-chi/jwtauth/v5 v5.3.3
