@@ -389,10 +389,11 @@ func atkNewFixture(t *testing.T) *atkFixture {
 	f.vSrc, err = jwtauth.New(context.Background(), jwtauth.Config{
 		Issuers: []jwtauth.TrustedIssuer{{Issuer: atkIss, Audiences: []string{atkAud}, Algorithms: algs,
 			Keys: jwtauth.LocalKeys(atkTrustedJWKS())}},
-		Clock:       func() time.Time { return atkNow },
-		Logger:      atkQuietLogger(),
-		TokenCookie: atkCookie,
-		TokenQuery:  atkQuery,
+		Clock:          func() time.Time { return atkNow },
+		Logger:         atkQuietLogger(),
+		TokenCookie:    atkCookie,
+		TokenQuery:     atkQuery,
+		AllowPreflight: true,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = f.vSrc.Close() })
@@ -645,6 +646,15 @@ func atkRows(f *atkFixture) []atkRow {
 				return r
 			}},
 		atkRow{class: atkClassTransport, name: "preflight without AllowPreflight", status: 401,
+			req: func() *http.Request {
+				r := httptest.NewRequest(http.MethodOptions, "/api/private", nil)
+				r.Header.Set("Origin", "https://evil.example")
+				r.Header.Set("Access-Control-Request-Method", "GET")
+				return r
+			}},
+		// A1: with AllowPreflight the middleware answers the preflight itself; the handler, which may serve
+		// OPTIONS like GET when its route names no method, is never reached.
+		atkRow{class: atkClassTransport, name: "preflight with AllowPreflight (sources on)", sources: true, status: 204, attacker: true,
 			req: func() *http.Request {
 				r := httptest.NewRequest(http.MethodOptions, "/api/private", nil)
 				r.Header.Set("Origin", "https://evil.example")
@@ -981,6 +991,11 @@ func atkCheck(t *testing.T, row atkRow, w *httptest.ResponseRecorder, reached in
 	case row.status == http.StatusOK:
 		assert.EqualValues(t, 1, reached, "a valid request must reach the handler exactly once")
 		assert.Empty(t, challenge)
+		return
+	case row.status == http.StatusNoContent: // a CORS preflight, answered by the middleware
+		assert.Zero(t, reached, "a preflight must never reach the handler")
+		assert.Empty(t, challenge)
+		assert.Empty(t, w.Body.String())
 		return
 	case row.code == "":
 		assert.Equal(t, []string{"Bearer"}, challenge, "a request without a bearer token gets a bare challenge")

@@ -283,14 +283,14 @@ func (p *atkIdP) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // atkFaultOpts are short knobs so each fault runs in about two seconds.
-var atkFaultOpts = jwtauth.JWKSOptions{
+var atkFaultOpts = shortTimers(jwtauth.JWKSOptions{
 	RefreshInterval:  time.Minute,
 	RefreshCooldown:  250 * time.Millisecond,
 	MaxWait:          300 * time.Millisecond,
 	FetchTimeout:     600 * time.Millisecond,
 	MaxRetryInterval: 400 * time.Millisecond,
 	MaxStale:         time.Hour,
-}
+})
 
 // atkSched is the scheduling slack allowed on top of a time bound: -race on two cores.
 const atkSched = 250 * time.Millisecond
@@ -585,8 +585,8 @@ func TestFaults_RotationEvery100msUnder200Clients(t *testing.T) {
 		keep    = 20 // each key is published for two seconds
 		run     = 3 * time.Second
 	)
-	opts := jwtauth.JWKSOptions{RefreshInterval: time.Minute, RefreshCooldown: 50 * time.Millisecond,
-		MaxWait: 500 * time.Millisecond, FetchTimeout: 2 * time.Second, MaxRetryInterval: time.Second, MaxStale: time.Hour}
+	opts := shortTimers(jwtauth.JWKSOptions{RefreshInterval: time.Minute, RefreshCooldown: 50 * time.Millisecond,
+		MaxWait: 500 * time.Millisecond, FetchTimeout: 2 * time.Second, MaxRetryInterval: time.Second, MaxStale: time.Hour})
 	bound := opts.RefreshCooldown + opts.MaxWait
 
 	type rkey struct {

@@ -46,6 +46,12 @@ func testKey(alg string, n int) crypto.Signer {
 	return k.(crypto.Signer)
 }
 
+// shortTimers lifts the floors of o's durations, for tests that refresh in milliseconds.
+func shortTimers(o jwtauth.JWKSOptions) jwtauth.JWKSOptions {
+	jwtauth.AllowShortJWKSTimersForTest(&o)
+	return o
+}
+
 // fixedClock is a settable clock for tests.
 type fixedClock struct {
 	mu  sync.Mutex

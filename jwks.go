@@ -19,6 +19,8 @@ import (
 )
 
 // JWKSOptions are the rarely changed knobs of remote key sets. Zero values mean the defaults given per field.
+// New refuses a MaxWait below 1ms and any other duration below 1s: it is almost always a number written without
+// a unit (RefreshInterval: 900 is 900ns, not 15 minutes).
 type JWKSOptions struct {
 	// RefreshInterval is the period of background refreshes, with ±10% jitter so a fleet does not fetch in
 	// step. A shorter Cache-Control max-age from the server wins, down to one minute. Default 15 minutes.
@@ -43,7 +45,18 @@ type JWKSOptions struct {
 	// HTTPClient makes the requests. Default: a client with FetchTimeout. Whatever the client, redirects to
 	// another origin are refused and each request is bounded by FetchTimeout.
 	HTTPClient *http.Client
+
+	// shortTimersForTest lifts the floors below, so the package's own tests can refresh in milliseconds.
+	shortTimersForTest bool
 }
+
+// Floors of JWKSOptions durations: anything shorter is a configuration error, almost always a number without
+// a unit (RefreshInterval: 900 is 900ns). MaxWait may be sub-second (a request's latency budget); the others
+// pace fetches against the issuer, and a sub-second period would hammer it.
+const (
+	minJWKSPeriod  = time.Second
+	minJWKSMaxWait = time.Millisecond
+)
 
 // Defaults of JWKSOptions.
 const (
@@ -58,20 +71,23 @@ const (
 
 func (o JWKSOptions) withDefaults() (JWKSOptions, []error) {
 	var errs []error
-	dur := func(name string, p *time.Duration, def time.Duration) {
-		if *p < 0 {
+	dur := func(name string, p *time.Duration, def, floor time.Duration) {
+		switch {
+		case *p < 0:
 			errs = append(errs, fmt.Errorf("jwtauth: Config.JWKS.%s %s is negative: use 0 for the default %s", name, *p, def))
+		case *p > 0 && *p < floor && !o.shortTimersForTest:
+			errs = append(errs, fmt.Errorf("jwtauth: Config.JWKS.%s %s", name, belowFloor(*p, floor)))
 		}
 		if *p <= 0 {
 			*p = def
 		}
 	}
-	dur("RefreshInterval", &o.RefreshInterval, DefaultRefreshInterval)
-	dur("RefreshCooldown", &o.RefreshCooldown, DefaultRefreshCooldown)
-	dur("MaxWait", &o.MaxWait, DefaultMaxWait)
-	dur("FetchTimeout", &o.FetchTimeout, DefaultFetchTimeout)
-	dur("MaxStale", &o.MaxStale, DefaultMaxStale)
-	dur("MaxRetryInterval", &o.MaxRetryInterval, DefaultMaxRetryInterval)
+	dur("RefreshInterval", &o.RefreshInterval, DefaultRefreshInterval, minJWKSPeriod)
+	dur("RefreshCooldown", &o.RefreshCooldown, DefaultRefreshCooldown, minJWKSPeriod)
+	dur("MaxWait", &o.MaxWait, DefaultMaxWait, minJWKSMaxWait)
+	dur("FetchTimeout", &o.FetchTimeout, DefaultFetchTimeout, minJWKSPeriod)
+	dur("MaxStale", &o.MaxStale, DefaultMaxStale, minJWKSPeriod)
+	dur("MaxRetryInterval", &o.MaxRetryInterval, DefaultMaxRetryInterval, minJWKSPeriod)
 	if o.MaxResponseSize < 0 {
 		errs = append(errs, fmt.Errorf("jwtauth: Config.JWKS.MaxResponseSize %d is negative: use 0 for the default 1 MiB", o.MaxResponseSize))
 	}
@@ -85,6 +101,15 @@ func (o JWKSOptions) withDefaults() (JWKSOptions, []error) {
 	client.CheckRedirect = sameOriginRedirects
 	o.HTTPClient = &client
 	return o, errs
+}
+
+// belowFloor says that d is under floor; a value under a millisecond is almost surely a count of seconds
+// written without a unit, so the hint offers that reading.
+func belowFloor(d, floor time.Duration) string {
+	if d < time.Millisecond {
+		return fmt.Sprintf("%s is below %s; did you mean %d * time.Second?", d, floor, int64(d))
+	}
+	return fmt.Sprintf("%s is below %s: use at least %s", d, floor, floor)
 }
 
 // sameOriginRedirects refuses redirects that leave the origin of the first request: a key set must come from

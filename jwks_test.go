@@ -37,6 +37,7 @@ func remoteVerifier(t testing.TB, idp *jwtauthtest.IdP, mutate ...func(*jwtauth.
 	for _, m := range mutate {
 		m(&cfg)
 	}
+	jwtauth.AllowShortJWKSTimersForTest(&cfg.JWKS)
 	v, err := jwtauth.New(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })
@@ -91,11 +92,21 @@ func TestRemoteJWKS_RemovedKeyStopsVerifyingAfterRefresh(t *testing.T) {
 
 func TestRemoteJWKS_UnknownKidFloodCausesOneFetch(t *testing.T) {
 	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
-	v := remoteVerifier(t, idp, func(c *jwtauth.Config) { c.JWKS.RefreshCooldown = 300 * time.Millisecond })
+	// A cooldown and fetch timeout far longer than the flood takes, so the count does not depend on the
+	// machine's speed (under -race on a loaded machine the flood can starve the fetch for seconds).
+	v := remoteVerifier(t, idp, func(c *jwtauth.Config) {
+		c.JWKS.RefreshCooldown = time.Minute
+		c.JWKS.FetchTimeout = time.Minute
+	})
 	require.Equal(t, 1, idp.Fetches())
 	idp.SetDelay(200 * time.Millisecond) // keep the shared fetch in flight while the flood arrives
 
 	const n = 1000
+	toks := make([]string, n)
+	for i := range toks {
+		toks[i] = idp.Sign(map[string]any{"kid": "random-" + string(rune('a'+i%26)) + strings.Repeat("x", i%7)},
+			map[string]any{"iss": idp.Issuer(), "aud": idp.Audience(), "exp": time.Now().Add(time.Hour).Unix()})
+	}
 	var wg sync.WaitGroup
 	var refused atomic.Int64
 	start := make(chan struct{})
@@ -104,9 +115,7 @@ func TestRemoteJWKS_UnknownKidFloodCausesOneFetch(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			<-start
-			tok := idp.Sign(map[string]any{"kid": "random-" + string(rune('a'+i%26)) + strings.Repeat("x", i%7)},
-				map[string]any{"iss": idp.Issuer(), "aud": idp.Audience(), "exp": time.Now().Add(time.Hour).Unix()})
-			if _, err := v.Verify(context.Background(), tok); err != nil {
+			if _, err := v.Verify(context.Background(), toks[i]); err != nil {
 				assert.ErrorIs(t, err, jwtauth.ErrUnknownKey)
 				refused.Add(1)
 			}
@@ -277,21 +286,42 @@ func TestRemoteJWKS_RefreshesPeriodicallyAndStopsOnClose(t *testing.T) {
 	assert.Equal(t, n, idp.Fetches(), "an unknown kid after Close fetches nothing")
 }
 
-func TestRemoteJWKS_ContextPassedToNewEndsBackgroundWork(t *testing.T) {
+// A2: the usual way to bound startup (a timeout context, cancelled once New returns) must not end the
+// background refreshes, or the next key rotation is never picked up. Only Close ends them.
+func TestRemoteJWKS_RefreshesOutliveTheContextPassedToNew(t *testing.T) {
 	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
-	ctx, cancel := context.WithCancel(context.Background())
-	v, err := jwtauth.New(ctx, jwtauth.Config{
+	type ctxKey struct{}
+	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), ctxKey{}, "kept"), 10*time.Second)
+	cfg := jwtauth.Config{
 		Issuers: []jwtauth.TrustedIssuer{idp.TrustedIssuer()},
-		JWKS:    jwtauth.JWKSOptions{RefreshInterval: 30 * time.Millisecond},
-	})
+		Logger:  quietLogger(t),
+		JWKS:    shortTimers(jwtauth.JWKSOptions{RefreshInterval: 30 * time.Millisecond}),
+	}
+	v, err := jwtauth.New(ctx, cfg)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return idp.Fetches() >= 2 }, 5*time.Second, 10*time.Millisecond)
-	cancel()
-	time.Sleep(100 * time.Millisecond)
+	cancel() // startup is over
+	require.NoError(t, v.Ready())
 	n := idp.Fetches()
-	time.Sleep(150 * time.Millisecond)
-	assert.Equal(t, n, idp.Fetches())
+	require.Eventually(t, func() bool { return idp.Fetches() >= n+3 }, 5*time.Second, 10*time.Millisecond,
+		"periodic refreshes go on after the startup context is done")
+	assert.NoError(t, v.Ready())
+
+	// The context passed to New may already be done: New does not wait, and background work still starts.
+	done, cancelDone := context.WithCancel(context.Background())
+	cancelDone()
+	idp2 := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	cfg.Issuers = []jwtauth.TrustedIssuer{idp2.TrustedIssuer()}
+	v2, err := jwtauth.New(done, cfg)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return v2.Ready() == nil && idp2.Fetches() >= 3 }, 5*time.Second, 10*time.Millisecond)
+
+	// Close is what ends background work.
 	require.NoError(t, v.Close())
+	require.NoError(t, v2.Close())
+	n, n2 := idp.Fetches(), idp2.Fetches()
+	time.Sleep(150 * time.Millisecond)
+	assert.Equal(t, n, idp.Fetches(), "no fetch after Close")
+	assert.Equal(t, n2, idp2.Fetches(), "no fetch after Close")
 }
 
 func TestRemoteJWKS_HonoursShortCacheControlMaxAge(t *testing.T) {
@@ -456,7 +486,7 @@ func TestNew_StartsWithoutBlockingOnAHangingIdP(t *testing.T) {
 	start := time.Now()
 	v, err := jwtauth.New(context.Background(), jwtauth.Config{
 		Issuers: []jwtauth.TrustedIssuer{idp.TrustedIssuer(), jwtauth.OIDC(idp.Issuer()+"/", "a")},
-		JWKS:    jwtauth.JWKSOptions{FetchTimeout: 300 * time.Millisecond},
+		JWKS:    shortTimers(jwtauth.JWKSOptions{FetchTimeout: 300 * time.Millisecond}),
 	})
 	require.NoError(t, err)
 	defer v.Close()
@@ -468,4 +498,52 @@ func weakRSAKey(t testing.TB) *rsa.PrivateKey {
 	k, err := rsa.GenerateKey(rand.Reader, 1024)
 	require.NoError(t, err)
 	return k
+}
+
+// A3: a duration written without a unit (RefreshInterval: 900 meaning seconds) is 900ns: 1,924 fetches a
+// second with no traffic, or no cooldown at all. Below the floor it is a configuration error with a hint,
+// reported together with every other problem.
+func TestNew_RefusesJWKSDurationsBelowTheirFloor(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	_, err := jwtauth.New(context.Background(), jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{idp.TrustedIssuer()},
+		Leeway:  -time.Second, // another problem, reported in the same error
+		JWKS: jwtauth.JWKSOptions{
+			RefreshInterval:  900,
+			RefreshCooldown:  5,
+			MaxWait:          2,
+			FetchTimeout:     10,
+			MaxStale:         86400,
+			MaxRetryInterval: 100 * time.Millisecond,
+		},
+	})
+	require.Error(t, err)
+	for _, want := range []string{
+		"Config.JWKS.RefreshInterval 900ns is below 1s; did you mean 900 * time.Second?",
+		"Config.JWKS.RefreshCooldown 5ns is below 1s; did you mean 5 * time.Second?",
+		"Config.JWKS.MaxWait 2ns is below 1ms; did you mean 2 * time.Second?",
+		"Config.JWKS.FetchTimeout 10ns is below 1s; did you mean 10 * time.Second?",
+		"Config.JWKS.MaxStale 86.4µs is below 1s; did you mean 86400 * time.Second?",
+		"Config.JWKS.MaxRetryInterval 100ms is below 1s: use at least 1s",
+		"Config.Leeway",
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+
+	// At the floors, and a sub-second MaxWait (a request's latency budget), are fine.
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{idp.TrustedIssuer()},
+		Logger:  quietLogger(t),
+		JWKS: jwtauth.JWKSOptions{RefreshInterval: time.Second, RefreshCooldown: time.Second, MaxWait: time.Millisecond,
+			FetchTimeout: time.Second, MaxStale: time.Second, MaxRetryInterval: time.Second},
+	})
+	require.NoError(t, err)
+	require.NoError(t, v.Close())
+	v, err = jwtauth.New(context.Background(), jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{idp.TrustedIssuer()},
+		Logger:  quietLogger(t),
+		JWKS:    jwtauth.JWKSOptions{MaxWait: 150 * time.Millisecond},
+	})
+	require.NoError(t, err)
+	require.NoError(t, v.Close())
 }

@@ -84,8 +84,11 @@ type Config struct {
 	// TokenQuery names a URL query parameter that may carry the token (RFC 6750 §2.3). Off when empty;
 	// tokens in URLs end up in logs and browser history, so prefer the header.
 	TokenQuery string
-	// AllowPreflight lets CORS preflight requests (OPTIONS with Access-Control-Request-Method) through
-	// RequireAuth unauthenticated, since browsers never attach credentials to them.
+	// AllowPreflight makes RequireAuth and OptionalAuth answer CORS preflight requests (OPTIONS with
+	// Access-Control-Request-Method), which browsers send without credentials, themselves: 204 with no body,
+	// and the wrapped handler is never called, so handlers behind RequireAuth always see claims. The CORS
+	// headers come from a CORS handler wrapped OUTSIDE the middleware: cors(v.RequireAuth(h)). Off by default:
+	// a preflight is then refused with 401 like any request without a token.
 	AllowPreflight bool
 	// ErrorHandler, when set, writes the response for a request the middleware refuses. err is an *Error.
 	// Nil means the RFC 6750 response described in the README.
@@ -161,7 +164,9 @@ type trust struct {
 // New validates cfg and returns a Verifier. Remote key sets are fetched before New returns, waiting at most
 // JWKSOptions.FetchTimeout; a key set that cannot be fetched yet is not an error: it is retried in the
 // background, Ready reports it, and verification answers ErrKeysUnavailable until it loads.
-// Background work stops when ctx is done or Close is called.
+// ctx bounds only how long New waits for those first fetches (a startup timeout is fine: cancelling it after
+// New returns changes nothing); background refreshes keep ctx's values but not its deadline or cancellation,
+// and run until Close.
 func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	v := &Verifier{
 		leeway:         cfg.Leeway,
@@ -280,10 +285,12 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		v.cache = newTokenCache(cfg.CacheSize)
 	}
 
-	ctx, v.cancel = context.WithCancel(ctx)
+	// Background work must outlive a startup context (a timeout cancelled once New returns): only Close ends it.
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	v.cancel = cancel
 	started := make([]<-chan struct{}, 0, len(v.trusts))
 	for _, t := range v.trusts {
-		if ch := t.keys.start(ctx, &v.wg); ch != nil {
+		if ch := t.keys.start(bg, &v.wg); ch != nil {
 			started = append(started, ch)
 		}
 	}

@@ -214,25 +214,42 @@ func TestRequireAuth_ErrorHandlerReplacesTheResponse(t *testing.T) {
 	assert.Equal(t, []string{"admin"}, e.RequiredScopes())
 }
 
-func TestRequireAuth_LetsPreflightThroughOnlyWhenAsked(t *testing.T) {
-	preflight := func(h http.Handler) int {
-		r := httptest.NewRequest(http.MethodOptions, "/", nil)
+func TestRequireAuth_AnswersPreflightItselfOnlyWhenAsked(t *testing.T) {
+	preflight := func(h http.Handler) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodOptions, "/api/private", nil)
 		r.Header.Set("Origin", "https://app.example")
 		r.Header.Set("Access-Control-Request-Method", "POST")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
-		return w.Code
+		return w
 	}
 	off := newLocal(t, "ES256")
-	assert.Equal(t, 401, preflight(off.v.RequireAuth(&okHandler{})))
+	assert.Equal(t, 401, preflight(off.v.RequireAuth(&okHandler{})).Code)
 	on := newLocal(t, "ES256", func(c *jwtauth.Config) { c.AllowPreflight = true })
+	for name, mw := range map[string]func(http.Handler) http.Handler{"RequireAuth": on.v.RequireAuth, "OptionalAuth": on.v.OptionalAuth} {
+		h := &okHandler{}
+		w := preflight(mw(h))
+		assert.Equal(t, http.StatusNoContent, w.Code, name)
+		assert.Empty(t, w.Body.String(), name)
+		assert.Zero(t, h.count(), "%s: a preflight never reaches the protected handler", name)
+	}
+	// A CORS handler wrapped outside adds its headers to the middleware's answer.
+	cors := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Access-Control-Allow-Origin", "https://app.example")
+			next.ServeHTTP(w, r)
+		})
+	}
+	w := preflight(cors(on.v.RequireAuth(&okHandler{})))
+	assert.Equal(t, http.StatusNoContent, w.Code)
+	assert.Equal(t, "https://app.example", w.Header().Get("Access-Control-Allow-Origin"))
+
 	h := &okHandler{}
-	assert.Equal(t, 200, preflight(on.v.RequireAuth(h)))
-	assert.Nil(t, h.claims)
 	r := httptest.NewRequest(http.MethodOptions, "/", nil) // a plain OPTIONS is not a preflight
-	w := httptest.NewRecorder()
+	w = httptest.NewRecorder()
 	on.v.RequireAuth(h).ServeHTTP(w, r)
 	assert.Equal(t, 401, w.Code)
+	assert.Zero(t, h.count())
 }
 
 func TestRequireAuth_OutcomesAreObservableAndNeverHoldTheToken(t *testing.T) {

@@ -43,7 +43,7 @@ func startAPI(t *testing.T, env map[string]string) *httptest.Server {
 	cfg, err := loadConfig(envMap(env))
 	require.NoError(t, err)
 	cfg.auth.Logger = slog.New(slog.DiscardHandler)
-	cfg.auth.JWKS.MaxRetryInterval = 50 * time.Millisecond // recover from an IdP outage at once, not after 15 s
+	cfg.auth.JWKS.MaxRetryInterval = time.Second // recover from an IdP outage within a second, not after 15 s
 	v, err := jwtauth.New(t.Context(), cfg.auth)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })

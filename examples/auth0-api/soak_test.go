@@ -27,13 +27,13 @@ const (
 	soakWorkers     = 8
 	soakRotateEvery = 6_250 // 7 rotations
 	soakSamples     = 10    // heap samples, every soakRequests/soakSamples requests, the last after the run
-	// soakRate caps the request rate, so that a generation lasts at least 1.25 s however fast the machine: well
+	// soakRate caps the request rate, so that a generation lasts at least 3.1 s however fast the machine: well
 	// over soakWindow, so that every key is required to work (and, once retired, to fail) for most of its time.
-	soakRate = 5_000 // requests per second
+	soakRate = 2_000 // requests per second
 
 	// Short JWKS knobs, so that a key set change is picked up well within a generation (under -race a generation
 	// lasts about a second). soakMaxWait stays generous for a loopback fetch on a loaded 2-core machine.
-	soakCooldown = 100 * time.Millisecond
+	soakCooldown = time.Second // the least jwtauth.New accepts
 	soakMaxWait  = 500 * time.Millisecond
 	soakRefresh  = 2 * time.Second
 	// soakWindow is the unknown-kid bound: a request that starts this long after a key set change at the IdP (a
