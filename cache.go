@@ -59,10 +59,11 @@ func newTokenCache(size int) *tokenCache {
 
 func (c *tokenCache) shard(h uint64) *cacheShard { return &c.shards[h>>60%cacheShards] }
 
-// get returns a private copy of the cached claims when the token is cached and still valid now.
-func (c *tokenCache) get(v *Verifier, token string) (*Claims, bool) {
+// get returns a private copy of the cached claims, and the issuer they passed, when the token is cached and
+// still valid now.
+func (c *tokenCache) get(v *Verifier, token string) (*Claims, *trust, bool) {
 	if len(token) > maxCachedTokenSize {
-		return nil, false
+		return nil, nil, false
 	}
 	h := maphash.String(c.seed, token)
 	s := c.shard(h)
@@ -70,7 +71,7 @@ func (c *tokenCache) get(v *Verifier, token string) (*Claims, bool) {
 	e := s.entries[h]
 	s.mu.RUnlock()
 	if e == nil || !equalConstantTime(e.token, token) {
-		return nil, false
+		return nil, nil, false
 	}
 	e.referred.Store(true)
 
@@ -92,9 +93,9 @@ func (c *tokenCache) get(v *Verifier, token string) (*Claims, bool) {
 		s.mu.Lock()
 		s.remove(e)
 		s.mu.Unlock()
-		return nil, false
+		return nil, nil, false
 	}
-	return e.claims.clone(), true
+	return e.claims.clone(), e.trust, true
 }
 
 // put stores a verified token with a private copy of its claims.

@@ -1,10 +1,13 @@
 package jwtauth
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,23 +24,112 @@ type Claims struct {
 	// Scopes is the union of the space-delimited scope claim, the scp claim (string or array) and the
 	// permissions claim (Auth0 RBAC), without duplicates, in order of first appearance.
 	Scopes []string
+	// Roles holds the roles (or groups) read from the claims named by the issuer's TrustedIssuer.Roles,
+	// without duplicates, in order of first appearance; nil when the issuer has none configured.
+	Roles []string
 	// KeyID and Algorithm are the kid and alg of the header, as verified.
 	KeyID     string
 	Algorithm string
 
-	raw []byte // the payload JSON, never handed out without copying
-	v   *Verifier
+	raw   []byte // the payload JSON, never handed out without copying
+	v     *Verifier
+	typed atomic.Value // *typedClaims: ClaimsAs's decodes of this request's claims
+}
+
+// maxTypedClaims bounds how many types ClaimsAs remembers per request; more are decoded on every call.
+const maxTypedClaims = 8
+
+// typedClaims is one ClaimsAs result, in a list that only ever grows by an atomic swap of its head.
+type typedClaims struct {
+	typ  reflect.Type
+	val  any
+	err  error
+	next *typedClaims
+	n    int // list length up to here
+}
+
+// ClaimsAs decodes the token's claims into the caller's own type T (with Decode), once per request: later
+// calls for the same T on the same *Claims return the first result, so middleware and handler can both ask
+// at the cost of one decode. Nothing is decoded for callers that never ask. Each verified request has its own
+// *Claims, also when the verified-token cache answers, so results never leak between requests. The result is
+// shared by the callers of one request: treat maps, slices and pointers in it as read-only.
+//
+//	type myClaims struct {
+//		Email  string `json:"email"`
+//		Tenant string `json:"https://example.com/tenant"`
+//	}
+//	mc, err := jwtauth.ClaimsAs[myClaims](c)
+func ClaimsAs[T any](c *Claims) (T, error) {
+	typ := reflect.TypeFor[T]()
+	for {
+		head, _ := c.typed.Load().(*typedClaims)
+		for m := head; m != nil; m = m.next {
+			if m.typ == typ {
+				v, _ := m.val.(T)
+				return v, m.err
+			}
+		}
+		var v T
+		err := c.Decode(&v)
+		if head != nil && head.n >= maxTypedClaims {
+			return v, err
+		}
+		node := &typedClaims{typ: typ, val: v, err: err, next: head, n: 1}
+		var old any // untyped nil while empty: atomic.Value's first CompareAndSwap
+		if head != nil {
+			node.n, old = head.n+1, head
+		}
+		if c.typed.CompareAndSwap(old, node) {
+			return v, err
+		}
+		// Another goroutine of this request stored first; look again so both see one result.
+	}
 }
 
 // RawJSON returns a copy of the token's payload JSON.
 func (c *Claims) RawJSON() json.RawMessage { return append(json.RawMessage(nil), c.raw...) }
 
-// Decode unmarshals the token's payload JSON into dst, a pointer to the caller's own claims struct.
+// Decode unmarshals the token's payload JSON into dst, a pointer to the caller's own claims struct. It refuses
+// a payload with a top-level member whose name is a case variant of a claim jwtauth reads ("Sub", "EXP",
+// "ſcope") without being it: encoding/json matches names case-insensitively, so dst would get a value that
+// Verify never checked. Prefer ClaimsAs, which decodes once per request.
 func (c *Claims) Decode(dst any) error {
+	if name, want := c.caseVariant(); name != "" {
+		return fmt.Errorf("jwtauth: decoding claims into %T: the token has a claim %q, a case variant of %q that Verify read; refusing, since encoding/json would confuse them", dst, name, want)
+	}
 	if err := json.Unmarshal(c.raw, dst); err != nil {
 		return fmt.Errorf("jwtauth: decoding claims into %T: %w", dst, err)
 	}
 	return nil
+}
+
+// readClaims are the top-level claims Verify reads by exact name.
+var readClaims = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "scp", "permissions", "cnf"}
+
+// caseVariant finds a top-level member name that equals a claim Verify read under encoding/json's case
+// folding (bytes.EqualFold: Unicode simple folding, so 'ſ' is 's' and 'K' (Kelvin) is 'k') without being it.
+func (c *Claims) caseVariant() (name, want string) {
+	var roleNames []string
+	if c.v != nil {
+		for _, t := range c.v.trusts {
+			for _, rc := range t.roles {
+				roleNames = append(roleNames, rc.Path[0])
+			}
+		}
+	}
+	r := jsonReader{b: c.raw}
+	r.object(0, func(n []byte) bool {
+		for _, list := range [][]string{readClaims[:], roleNames} {
+			for _, w := range list {
+				if string(n) != w && bytes.EqualFold(n, []byte(w)) {
+					name, want = string(n), w
+					return false
+				}
+			}
+		}
+		return r.skip(1)
+	})
+	return name, want
 }
 
 // ErrClaimMissing is returned by GetClaim when the token has no claim of that name.
@@ -62,23 +154,32 @@ func GetClaim[T any](c *Claims, name string) (T, error) {
 	return v, nil
 }
 
-// clone returns a deep copy, so a cached Claims cannot be changed through one handed out. Audience and Scopes
-// share one new backing array, capped so that appending to one cannot overwrite the other.
+// clone returns a deep copy, so a cached Claims cannot be changed through one handed out, with no ClaimsAs
+// results: each request decodes its own. Audience, Scopes and Roles share one new backing array, capped so
+// that appending to one cannot overwrite another.
 func (c *Claims) clone() *Claims {
-	d := *c
-	if n := len(c.Audience) + len(c.Scopes); n > 0 {
+	d := &Claims{
+		Issuer: c.Issuer, Subject: c.Subject, ExpiresAt: c.ExpiresAt, NotBefore: c.NotBefore,
+		IssuedAt: c.IssuedAt, ID: c.ID, KeyID: c.KeyID, Algorithm: c.Algorithm, raw: c.raw, v: c.v,
+		Audience: c.Audience, Scopes: c.Scopes, Roles: c.Roles,
+	}
+	na, ns := len(c.Audience), len(c.Scopes)
+	if n := na + ns + len(c.Roles); n > 0 {
 		buf := make([]string, 0, n)
 		buf = append(buf, c.Audience...)
 		buf = append(buf, c.Scopes...)
-		na := len(c.Audience)
+		buf = append(buf, c.Roles...)
 		if c.Audience != nil {
 			d.Audience = buf[:na:na]
 		}
 		if c.Scopes != nil {
-			d.Scopes = buf[na:n:n]
+			d.Scopes = buf[na : na+ns : na+ns]
+		}
+		if c.Roles != nil {
+			d.Roles = buf[na+ns : n : n]
 		}
 	}
-	return &d
+	return d
 }
 
 // newClaims builds the Claims handed to callers from a verified payload.

@@ -3,6 +3,7 @@ package jwtauth_test
 import (
 	"testing"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/jwtauth-go/jwtauth"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -55,4 +56,130 @@ func TestClaims_ScpAsStringIsSpaceDelimited(t *testing.T) {
 	c, err := f.verify(f.token(nil, map[string]any{"scope": nil, "scp": "a b"}))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a", "b"}, c.Scopes)
+}
+
+type appClaims struct {
+	Sub    string   `json:"sub"`
+	Email  string   `json:"email"`
+	Tenant string   `json:"https://example.com/tenant"`
+	Groups []string `json:"groups"`
+}
+
+func TestClaimsAs_DecodesOncePerRequest(t *testing.T) {
+	f := newLocal(t, "ES256", func(c *jwtauth.Config) { c.CacheSize = 16 })
+	tok := f.token(nil, map[string]any{"sub": "alice", "email": "a@example.com", "https://example.com/tenant": "t1"})
+	c, err := f.verify(tok)
+	require.NoError(t, err)
+
+	first, err := jwtauth.ClaimsAs[appClaims](c)
+	require.NoError(t, err)
+	assert.Equal(t, appClaims{Sub: "alice", Email: "a@example.com", Tenant: "t1"}, first)
+	allocs := testing.AllocsPerRun(100, func() { _, _ = jwtauth.ClaimsAs[appClaims](c) })
+	assert.Zero(t, allocs, "later calls for the same type return the first decode")
+
+	ptr, err := jwtauth.ClaimsAs[*appClaims](c)
+	require.NoError(t, err)
+	again, _ := jwtauth.ClaimsAs[*appClaims](c)
+	assert.Same(t, ptr, again, "one decode per type")
+
+	// A cache hit is a new request: its claims carry no decode of an earlier one.
+	hit, err := f.verify(tok)
+	require.NoError(t, err)
+	p2, err := jwtauth.ClaimsAs[*appClaims](hit)
+	require.NoError(t, err)
+	assert.NotSame(t, ptr, p2)
+	assert.Equal(t, *ptr, *p2)
+}
+
+func TestClaimsAs_RemembersErrorsAndManyTypes(t *testing.T) {
+	f := newLocal(t, "ES256")
+	c, err := f.verify(f.token(nil, map[string]any{"email": 42}))
+	require.NoError(t, err)
+	_, err = jwtauth.ClaimsAs[appClaims](c)
+	assert.ErrorContains(t, err, "decoding claims into *jwtauth_test.appClaims")
+	_, err2 := jwtauth.ClaimsAs[appClaims](c)
+	assert.Same(t, err, err2)
+	// Past the per-request bound, types are decoded on every call, still correctly.
+	type t1 struct{ Sub string }
+	type t2 struct{ Sub string }
+	type t3 struct{ Sub string }
+	type t4 struct{ Sub string }
+	type t5 struct{ Sub string }
+	type t6 struct{ Sub string }
+	type t7 struct{ Sub string }
+	type t8 struct{ Sub string }
+	_, _ = jwtauth.ClaimsAs[t1](c)
+	_, _ = jwtauth.ClaimsAs[t2](c)
+	_, _ = jwtauth.ClaimsAs[t3](c)
+	_, _ = jwtauth.ClaimsAs[t4](c)
+	_, _ = jwtauth.ClaimsAs[t5](c)
+	_, _ = jwtauth.ClaimsAs[t6](c)
+	_, _ = jwtauth.ClaimsAs[t7](c)
+	v, err := jwtauth.ClaimsAs[t8](c)
+	require.NoError(t, err)
+	assert.Equal(t, "user-1", v.Sub)
+	m, err := jwtauth.ClaimsAs[map[string]any](c)
+	require.NoError(t, err)
+	assert.Equal(t, "user-1", m["sub"])
+}
+
+func TestClaimsAs_ConcurrentCallersSeeOneResult(t *testing.T) {
+	f := newLocal(t, "ES256")
+	c, err := f.verify(f.token(nil, nil))
+	require.NoError(t, err)
+	results := make(chan *appClaims, 8)
+	for range 8 {
+		go func() {
+			p, _ := jwtauth.ClaimsAs[*appClaims](c)
+			results <- p
+		}()
+	}
+	first := <-results
+	for range 7 {
+		assert.Same(t, first, <-results)
+	}
+}
+
+func TestDecode_RefusesCaseVariantsOfClaimsVerifyRead(t *testing.T) {
+	f := newLocal(t, "ES256", withRoles(jwtauth.RolesAt("groups")))
+	for _, name := range []string{"Sub", "SUB", "ſub", "Iss", "EXP", "Aud", "Scope", "ſcope", "Permissions", "Groups", "\u212Aid"} {
+		t.Run(name, func(t *testing.T) {
+			c, err := f.verify(f.token(nil, map[string]any{name: "admin"}))
+			if name == "\u212Aid" { // "Kid" with the Kelvin sign: not a claim Verify reads
+				require.NoError(t, err)
+				assert.NoError(t, c.Decode(&appClaims{}))
+				return
+			}
+			if err != nil {
+				// A stricter parser refuses the token outright; that is as good.
+				assert.ErrorIs(t, err, jwt.ErrTokenMalformed)
+				return
+			}
+			var got appClaims
+			err = c.Decode(&got)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "a case variant of")
+			_, err = jwtauth.ClaimsAs[appClaims](c)
+			assert.Error(t, err)
+		})
+	}
+}
+
+func TestClaims_CloneKeepsRolesPrivate(t *testing.T) {
+	f := newLocal(t, "ES256", withRoles(jwtauth.RolesAt("roles")), func(c *jwtauth.Config) { c.CacheSize = 16 })
+	tok := f.token(nil, map[string]any{"roles": []string{"a", "b"}, "scope": "s1 s2"})
+	c1, err := f.verify(tok)
+	require.NoError(t, err)
+	c1.Roles[0] = "changed"
+	c1.Roles = append(c1.Roles, "appended")
+	c2, err := f.verify(tok)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b"}, c2.Roles)
+	c2.Scopes = append(c2.Scopes, "x")
+	c2.Audience = append(c2.Audience, "y")
+	assert.Equal(t, []string{"a", "b"}, c2.Roles, "appending to Scopes or Audience never overwrites Roles")
+	c3, err := f.verify(tok)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"s1", "s2"}, c3.Scopes)
+	assert.Equal(t, []string{"a", "b"}, c3.Roles)
 }

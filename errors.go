@@ -40,6 +40,16 @@ var (
 	ErrSenderConstrained = errors.New("jwtauth: sender-constrained token not accepted")
 	// ErrInsufficientScope means the token is valid but lacks a required scope.
 	ErrInsufficientScope = errors.New("jwtauth: insufficient scope")
+	// ErrInsufficientRole means the token is valid but lacks a required role (RequireRole, RequireAnyRole).
+	ErrInsufficientRole = errors.New("jwtauth: insufficient role")
+	// ErrAccessDenied means an authorization check refused a valid token: a Require predicate, or Deny.
+	ErrAccessDenied = errors.New("jwtauth: access denied")
+	// ErrTokenRejected means a TrustedIssuer.Validate hook, or Reject, refused the token after every built-in
+	// check passed.
+	ErrTokenRejected = errors.New("jwtauth: token rejected")
+	// ErrRolesTooLarge means the token's roles claim (TrustedIssuer.Roles) holds more than MaxRoles roles or a
+	// role longer than MaxRoleLength bytes.
+	ErrRolesTooLarge = errors.New("jwtauth: roles claim too large")
 )
 
 // failure is one kind of failure: how it is reported over HTTP and which sentinels it wraps.
@@ -70,6 +80,11 @@ var (
 	failAudience        = &failure{http.StatusUnauthorized, "invalid_token", "audience not accepted", []error{jwt.ErrTokenInvalidAudience}}
 	failCnf             = &failure{http.StatusUnauthorized, "invalid_token", "sender-constrained token not accepted", []error{ErrSenderConstrained, jwt.ErrTokenInvalidClaims}}
 	failScope           = &failure{http.StatusForbidden, "insufficient_scope", "insufficient scope", []error{ErrInsufficientScope}}
+	failRolesTooLarge   = &failure{http.StatusUnauthorized, "invalid_token", "roles claim too large", []error{ErrRolesTooLarge, jwt.ErrTokenInvalidClaims}}
+	failRejected        = &failure{http.StatusUnauthorized, "invalid_token", "token not accepted", []error{ErrTokenRejected, jwt.ErrTokenInvalidClaims}}
+	// RFC 6750 has no role attribute; insufficient_scope is its code for "valid token, too few privileges".
+	failRole   = &failure{http.StatusForbidden, "insufficient_scope", "insufficient role", []error{ErrInsufficientRole}}
+	failDenied = &failure{http.StatusForbidden, "insufficient_scope", "access denied", []error{ErrAccessDenied}}
 )
 
 // Error is the type of every error that Verify and the middleware report about a token or a request.
@@ -79,6 +94,7 @@ type Error struct {
 	kind   *failure
 	msg    string
 	scopes []string // required scopes, for ErrInsufficientScope
+	cause  error    // the error of a user's check (Validate, Require, Deny, Reject), for errors.Is
 }
 
 func newError(kind *failure, msg string) *Error { return &Error{kind: kind, msg: msg} }
@@ -86,8 +102,14 @@ func newError(kind *failure, msg string) *Error { return &Error{kind: kind, msg:
 // Error implements error.
 func (e *Error) Error() string { return "jwtauth: " + e.msg }
 
-// Unwrap returns the sentinels this error matches, for errors.Is.
-func (e *Error) Unwrap() []error { return e.kind.targets }
+// Unwrap returns the sentinels this error matches and, for a refusal by a user's check, that check's error,
+// for errors.Is and errors.As.
+func (e *Error) Unwrap() []error {
+	if e.cause == nil {
+		return e.kind.targets
+	}
+	return append(append(make([]error, 0, len(e.kind.targets)+1), e.kind.targets...), e.cause)
+}
 
 // Status is the HTTP status the middleware answers with: 400, 401, 403 or 503.
 func (e *Error) Status() int { return e.kind.status }
@@ -98,6 +120,33 @@ func (e *Error) Code() string { return e.kind.code }
 
 // Description is a short fixed ASCII phrase for the failure kind, safe to send to clients.
 func (e *Error) Description() string { return e.kind.phrase }
+
+// Deny returns the refusal of an authorization check that err explains: 403 with error="insufficient_scope"
+// and the fixed description "access denied", matching ErrAccessDenied and err. A Require predicate's errors
+// are Denied already; call Deny to refuse from your own code with Verifier.Refuse, or from a gRPC service.
+// err goes to logs and ErrorHandler only, never on the wire; it may be nil.
+func Deny(err error) *Error { return userError(failDenied, err, "access denied") }
+
+// Reject returns the refusal of a token that err says is not acceptable: 401 with error="invalid_token" and
+// the fixed description "token not accepted", matching ErrTokenRejected, jwt.ErrTokenInvalidClaims and err.
+// Errors of TrustedIssuer.Validate are Rejected already; return Reject(err) from a Require predicate for
+// checks that mean the token itself is bad (revoked, wrong client) rather than that the user may not do this.
+func Reject(err error) *Error { return userError(failRejected, err, "token not accepted") }
+
+// userError wraps the error of a user's check; one that already is or wraps an *Error keeps that kind.
+func userError(kind *failure, err error, what string) *Error {
+	if err == nil {
+		return newError(kind, what)
+	}
+	var inner *Error
+	if errors.As(err, &inner) {
+		if inner == err {
+			return inner
+		}
+		return &Error{kind: inner.kind, msg: strings.TrimPrefix(err.Error(), "jwtauth: "), scopes: inner.scopes, cause: err}
+	}
+	return &Error{kind: kind, msg: what + ": " + strings.TrimPrefix(err.Error(), "jwtauth: "), cause: err}
+}
 
 // RequiredScopes lists the scopes that were required when the error is ErrInsufficientScope.
 func (e *Error) RequiredScopes() []string { return append([]string(nil), e.scopes...) }

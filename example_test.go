@@ -114,6 +114,127 @@ func ExampleRequireScope() {
 	// 403 [Bearer error="insufficient_scope", scope="read:messages"]
 }
 
+// Require roles per route. Where an issuer puts roles is set per issuer (the provider profiles set it): here
+// Keycloak's realm roles and the client roles of "orders-api".
+func ExampleRequireRole() {
+	idp := jwtauthtest.NewIdP(&exampleTB{}, jwtauthtest.WithAlgorithm("ES256"))
+	defer idp.Close()
+	ti := idp.TrustedIssuer()
+	ti.Roles = []jwtauth.RoleClaim{
+		jwtauth.RolesAt("realm_access", "roles"),
+		jwtauth.RolesAt("resource_access", "orders-api", "roles"),
+	}
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{ti}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+
+	refunds := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "refunds") })
+	handler := v.RequireAuth(jwtauth.RequireRole("refunds")(refunds))
+
+	for _, roles := range [][]string{{"refunds"}, {"viewer"}} {
+		r := httptest.NewRequest("GET", "/api/refunds", nil)
+		r.Header.Set("Authorization", "Bearer "+idp.Mint(map[string]any{
+			"sub":             "u1",
+			"realm_access":    map[string]any{"roles": []string{"offline_access"}},
+			"resource_access": map[string]any{"orders-api": map[string]any{"roles": roles}},
+		}))
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		fmt.Printf("%d %s\n", w.Code, w.Header().Values("WWW-Authenticate"))
+	}
+	// Output:
+	// 200 []
+	// 403 [Bearer error="insufficient_scope", error_description="insufficient role"]
+}
+
+// Any other rule is a predicate on the claims, and a rule that needs the request is checked in the handler
+// with Verifier.Refuse. Both refuse with the library's own answer (403, or 401 for Reject), through
+// Config.ErrorHandler when one is set; the reason goes to the ErrorHandler (for logs), never to the client.
+func ExampleRequire() {
+	idp := jwtauthtest.NewIdP(&exampleTB{}, jwtauthtest.WithAlgorithm("ES256"))
+	defer idp.Close()
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{idp.TrustedIssuer()},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			fmt.Println("refused:", err)
+			var e *jwtauth.Error
+			if errors.As(err, &e) {
+				http.Error(w, e.Description(), e.Status())
+			}
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+
+	verifiedEmail := jwtauth.Require(func(c *jwtauth.Claims) error {
+		if ok, _ := jwtauth.GetClaim[bool](c, "email_verified"); !ok {
+			return errors.New("email not verified")
+		}
+		return nil
+	})
+	account := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := jwtauth.ClaimsFromContext(r.Context())
+		if c.Subject != r.PathValue("id") {
+			v.Refuse(w, r, fmt.Errorf("subject %q does not own account %q", c.Subject, r.PathValue("id")))
+			return
+		}
+		fmt.Fprintln(w, "account")
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /accounts/{id}", v.RequireAuth(verifiedEmail(account)))
+
+	for _, tc := range []struct {
+		path     string
+		verified bool
+	}{{"/accounts/u1", true}, {"/accounts/u2", true}, {"/accounts/u1", false}} {
+		r := httptest.NewRequest("GET", tc.path, nil)
+		r.Header.Set("Authorization", "Bearer "+idp.Mint(map[string]any{"sub": "u1", "email_verified": tc.verified}))
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		fmt.Printf("%s %d %s", tc.path, w.Code, w.Body.String())
+	}
+	// Output:
+	// /accounts/u1 200 account
+	// refused: jwtauth: access denied: subject "u1" does not own account "u2"
+	// /accounts/u2 403 access denied
+	// refused: jwtauth: access denied: email not verified
+	// /accounts/u1 403 access denied
+}
+
+// Test a handler without an identity provider: build verified-looking claims and put them in the context.
+func ExampleNewContext() {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := jwtauth.ClaimsFromContext(r.Context())
+		fmt.Fprintf(w, "hello %s", c.Subject)
+	})
+	claims := jwtauthtest.Claims(&exampleTB{}, map[string]any{"sub": "ada"}) // in a test: pass t
+	r := httptest.NewRequest("GET", "/", nil)
+	w := httptest.NewRecorder()
+	handler.ServeHTTP(w, r.WithContext(jwtauth.NewContext(r.Context(), claims)))
+	fmt.Println(w.Body.String())
+	// Output:
+	// hello ada
+}
+
+// Decode your own claims type once per request, wherever it is needed.
+func ExampleClaimsAs() {
+	type tenantClaims struct {
+		Tenant string `json:"https://example.com/tenant"`
+	}
+	claims := jwtauthtest.Claims(&exampleTB{}, map[string]any{"sub": "ada", "https://example.com/tenant": "acme"})
+	tc, err := jwtauth.ClaimsAs[tenantClaims](claims)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(tc.Tenant)
+	// Output:
+	// acme
+}
+
 // Read a custom claim, or decode every claim into your own struct.
 func ExampleGetClaim() {
 	idp := jwtauthtest.NewIdP(&exampleTB{}, jwtauthtest.WithAlgorithm("ES256"))

@@ -111,6 +111,15 @@ type TrustedIssuer struct {
 	// Keys is where the issuer's public keys come from: RemoteJWKS, Discover, LocalKeys, LocalKeysFile or
 	// PublicKeys.
 	Keys KeySource
+	// Roles lists the claims this issuer's tokens carry roles or groups in (RolesAt, RoleMapAt); Verify
+	// collects them into Claims.Roles for RequireRole. Empty means no roles, at no cost.
+	Roles []RoleClaim
+	// Validate, when set, runs inside Verify after every built-in check has passed (on cached tokens too), for
+	// rules of this issuer's tokens: an azp, client_id or token_use check, a tenant allow-list. A non-nil error
+	// refuses the token as Reject(err) does (401 invalid_token, "token not accepted"), or as the *Error it is
+	// or wraps (Deny for 403). Validate must be safe for concurrent use, fast (it runs on every request) and
+	// must not modify the claims.
+	Validate func(*Claims) error
 }
 
 // Outcome describes one verification, for Config.OnVerify and logs. It never holds the token.
@@ -159,6 +168,8 @@ type trust struct {
 	skipAud   bool
 	algs      algSet
 	keys      keyProvider
+	roles     []RoleClaim
+	validate  func(*Claims) error
 }
 
 // New validates cfg and returns a Verifier. Remote key sets are fetched before New returns, waiting at most
@@ -237,7 +248,11 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		if ti.Issuer != "" {
 			where = fmt.Sprintf("Config.Issuers[%d] (%q)", i, ti.Issuer)
 		}
-		t := &trust{issuer: ti.Issuer, audiences: append([]string(nil), ti.Audiences...), skipAud: ti.InsecureSkipAudienceCheck}
+		t := &trust{issuer: ti.Issuer, audiences: append([]string(nil), ti.Audiences...), skipAud: ti.InsecureSkipAudienceCheck,
+			roles: cloneRoleClaims(ti.Roles), validate: ti.Validate}
+		if err := checkRoleClaims(ti.Roles); err != nil {
+			bad("%s: %v", where, err)
+		}
 		switch {
 		case ti.Issuer == "":
 			bad("%s: Issuer is empty: set it to the exact iss your tokens carry", where)
@@ -375,8 +390,11 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, Outcome) 
 		return fail(failTooLarge, fmt.Sprintf("token is %d bytes, more than the %d allowed (Config.MaxTokenSize)", len(token), v.maxSize))
 	}
 	if v.cache != nil {
-		if c, ok := v.cache.get(v, token); ok {
+		if c, t, ok := v.cache.get(v, token); ok {
 			o.Issuer, o.KeyID, o.Algorithm, o.Cached = c.Issuer, c.KeyID, c.Algorithm, true
+			if o.Err = t.check(c); o.Err != nil {
+				return nil, o
+			}
 			return c, o
 		}
 	}
@@ -445,10 +463,39 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, Outcome) 
 		return fail(f, msg)
 	}
 	c := newClaims(&p, &h, pb, v)
+	if len(t.roles) > 0 {
+		roles, msg := extractRoles(pb, t.roles)
+		if msg != "" {
+			return fail(failRolesTooLarge, msg+" (TrustedIssuer.Roles of issuer "+quote(t.issuer)+")")
+		}
+		c.Roles = roles
+	}
+	if o.Err = t.check(c); o.Err != nil {
+		return nil, o
+	}
 	if v.cache != nil && len(token) <= maxCachedTokenSize {
 		v.cache.put(token, c, &p, t, key)
 	}
 	return c, o
+}
+
+func cloneRoleClaims(rcs []RoleClaim) []RoleClaim {
+	out := make([]RoleClaim, len(rcs))
+	for i, rc := range rcs {
+		out[i] = RoleClaim{Path: append([]string(nil), rc.Path...), MemberNames: rc.MemberNames}
+	}
+	return out
+}
+
+// check runs the issuer's Validate hook on claims that passed every built-in check.
+func (t *trust) check(c *Claims) error {
+	if t.validate == nil {
+		return nil
+	}
+	if err := t.validate(c); err != nil {
+		return Reject(fmt.Errorf("TrustedIssuer.Validate of issuer %q refused the token: %w", t.issuer, err))
+	}
+	return nil
 }
 
 // checkClaims checks the registered claims of a token whose signature holds.

@@ -87,20 +87,7 @@ func scopeMiddleware(scopes []string, all bool) func(http.Handler) http.Handler 
 		}
 	}
 	scopes = append([]string(nil), scopes...)
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, ok := ClaimsFromContext(r.Context())
-			if !ok {
-				writeError(w, newError(failNoToken, "RequireScope found no verified claims: put it behind RequireAuth"), "")
-				return
-			}
-			if e := c.scopeError(scopes, all); e != nil {
-				c.v.refuse(w, r, e)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
+	return authorize("RequireScope", func(c *Claims) *Error { return c.scopeError(scopes, all) })
 }
 
 func scopeMessage(scopes []string, all bool) string {
