@@ -35,6 +35,7 @@ func run(getenv func(string) string, stderr io.Writer) int {
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	cfg.auth.Logger = logger
+	metrics := newMetrics(&cfg.auth)
 
 	// The verifier outlives the signal: requests still in flight during shutdown may need a key refresh.
 	v, err := jwtauth.New(context.Background(), cfg.auth)
@@ -54,7 +55,7 @@ func run(getenv func(string) string, stderr io.Writer) int {
 		return 1
 	}
 	srv := &http.Server{
-		Handler:           logRequests(logger, newHandler(v)),
+		Handler:           logRequests(logger, newHandler(v, metrics.handler(v))),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      15 * time.Second, // above JWKSOptions.MaxWait: a request may wait for a key refresh

@@ -37,17 +37,22 @@ func idpEnv(idp *jwtauthtest.IdP) map[string]string {
 	}
 }
 
-// startAPI serves newHandler over loopback with the configuration loadConfig derives from env.
-func startAPI(t *testing.T, env map[string]string) *httptest.Server {
+// startAPI serves newHandler over loopback with the configuration loadConfig derives from env; mutate
+// adjusts it further.
+func startAPI(t *testing.T, env map[string]string, mutate ...func(*jwtauth.Config)) *httptest.Server {
 	t.Helper()
 	cfg, err := loadConfig(envMap(env))
 	require.NoError(t, err)
 	cfg.auth.Logger = slog.New(slog.DiscardHandler)
 	cfg.auth.JWKS.MaxRetryInterval = time.Second // recover from an IdP outage within a second, not after 15 s
+	for _, m := range mutate {
+		m(&cfg.auth)
+	}
+	metrics := newMetrics(&cfg.auth)
 	v, err := jwtauth.New(t.Context(), cfg.auth)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })
-	srv := httptest.NewServer(newHandler(v))
+	srv := httptest.NewServer(newHandler(v, metrics.handler(v)))
 	t.Cleanup(srv.Close)
 	return srv
 }

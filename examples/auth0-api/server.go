@@ -85,9 +85,11 @@ func splitList(s string) []string {
 	return out
 }
 
-// newHandler returns the API. Token errors are answered by the jwtauth middleware (RFC 6750).
-func newHandler(v *jwtauth.Verifier) http.Handler {
+// newHandler returns the API, with metrics (see newMetrics) at /metrics. Token errors are answered by the
+// jwtauth middleware (RFC 6750).
+func newHandler(v *jwtauth.Verifier, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /api/public", public)
 	mux.Handle("GET /api/private", v.RequireAuth(http.HandlerFunc(private)))
 	mux.Handle("GET /api/private-scoped", v.RequireAuth(jwtauth.RequireScope("read:messages")(http.HandlerFunc(privateScoped))))

@@ -186,11 +186,12 @@ func TestSoak_MixedTrafficWithKeyRotation(t *testing.T) {
 	cfg.auth.JWKS.RefreshCooldown = soakCooldown
 	cfg.auth.JWKS.MaxWait = soakMaxWait
 	cfg.auth.JWKS.RefreshInterval = soakRefresh
+	metrics := newMetrics(&cfg.auth)
 	v, err := jwtauth.New(t.Context(), cfg.auth)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })
 	require.NoError(t, v.Ready())
-	handler := newHandler(v)
+	handler := newHandler(v, metrics.handler(v))
 
 	gens := []*soakGen{soakMintGen(idp, 0, idp.KeyID(), 0)}
 	wrongIss := []string{stranger.Mint(map[string]any{"sub": "stranger"}), stranger.Mint(map[string]any{"sub": "stranger", "scope": "read:messages"})}
