@@ -2,7 +2,10 @@ module github.com/jwtauth-go/jwtauth/bench
 
 go 1.26.0
 
-replace github.com/jwtauth-go/jwtauth => ../
+replace (
+	github.com/jwtauth-go/jwtauth => ../
+	github.com/jwtauth-go/jwtauth/grpc => ../grpc
+)
 
 require (
 	github.com/MicahParks/jwkset v0.11.4
@@ -12,7 +15,9 @@ require (
 	github.com/go-chi/jwtauth/v5 v5.3.3
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/jwtauth-go/jwtauth v0.0.0-00010101000000-000000000000
+	github.com/jwtauth-go/jwtauth/grpc v0.0.0-00010101000000-000000000000
 	github.com/lestrrat-go/jwx/v2 v2.1.3
+	google.golang.org/grpc v1.85.0
 )
 
 require (
@@ -31,7 +36,11 @@ require (
 	github.com/segmentio/asm v1.2.1 // indirect
 	github.com/valyala/fastjson v1.6.7 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/go-jose/go-jose.v2 v2.6.3 // indirect
 )

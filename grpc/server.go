@@ -194,8 +194,8 @@ func (a *Interceptor) authorize(ctx context.Context, fullMethod string) (context
 	if r.public {
 		return ctx, nil
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	token, err := jwtauth.BearerToken(md["authorization"]) // incoming keys are lowercase
+	// All values of the key, so that two of them are refused; this copies them, not the whole metadata.
+	token, err := jwtauth.BearerToken(metadata.ValueFromIncomingContext(ctx, "authorization"))
 	if err != nil {
 		return ctx, err
 	}
