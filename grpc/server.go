@@ -9,14 +9,14 @@
 //		Verifier: v,
 //		Methods: map[string]jwtauthgrpc.Rule{
 //			"/grpc.health.v1.Health/*":   {Public: true},
-//			"/shop.Orders/CancelOrder": {Scopes: []string{"orders:write"}},
+//			"/shop.Orders/CancelOrder": {Scopes: []string{"orders:write"}, AnyRole: []string{"support", "admin"}},
 //		},
 //	})
 //	srv := grpc.NewServer(grpc.UnaryInterceptor(auth.Unary), grpc.StreamInterceptor(auth.Stream))
 //
 // Refusals map jwtauth.Error.Status() to gRPC codes: 401 → Unauthenticated, 400 (two authorization values,
-// Bearer without a token) → InvalidArgument, 403 → PermissionDenied, 503 (no usable keys) → Unavailable, which
-// clients may retry. Every refusal except Unavailable also carries the HTTP challenge in a "www-authenticate"
+// Bearer without a token) → InvalidArgument, 403 (scope, role, Check) → PermissionDenied, 503 (no usable
+// keys) → Unavailable, which clients may retry. Every refusal except Unavailable also carries the HTTP challenge in a "www-authenticate"
 // trailer, so a client can read the required scopes.
 package jwtauthgrpc
 
@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/jwtauth-go/jwtauth"
@@ -50,16 +51,25 @@ type Config struct {
 	Default Rule
 }
 
-// Rule is what a call must present. The scope and role lists add up: a token must satisfy every one that is
-// set.
+// Rule is what a call must present besides a valid token. The checks add up: a token must pass every one
+// that is set, in the order of the fields.
 type Rule struct {
 	// Public lets calls through without looking at their metadata: no token is read, none is needed and
-	// handlers get no claims. It cannot be combined with scopes or roles.
+	// handlers get no claims. It cannot be combined with the other fields.
 	Public bool
-	// Scopes must all be granted by the token (scope, scp or permissions claims).
+	// Scopes must all be granted by the token (scope, scp or permissions claims), as jwtauth.RequireScope.
 	Scopes []string
-	// AnyScope, when set, needs at least one of its scopes granted.
+	// AnyScope, when set, needs at least one of its scopes granted, as jwtauth.RequireAnyScope.
 	AnyScope []string
+	// Roles must all be carried by the token (Claims.Roles, read from TrustedIssuer.Roles), as
+	// jwtauth.RequireRole.
+	Roles []string
+	// AnyRole, when set, needs at least one of its roles, as jwtauth.RequireAnyRole.
+	AnyRole []string
+	// Check, when set, runs last with the verified claims, as a jwtauth.Require predicate: a non-nil error
+	// refuses the call with PermissionDenied "access denied" (Unauthenticated "token not accepted" for
+	// jwtauth.Reject(err)); the error's text goes to no client.
+	Check func(*jwtauth.Claims) error
 }
 
 // Interceptor holds the unary and stream server interceptors. It is safe for concurrent use.
@@ -71,9 +81,9 @@ type Interceptor struct {
 }
 
 type rule struct {
-	public   bool
-	scopes   []string
-	anyScope []string
+	public                           bool
+	scopes, anyScope, roles, anyRole []string
+	check                            func(*jwtauth.Claims) error
 }
 
 // New validates cfg and returns the interceptors. Every problem found is reported in one error.
@@ -86,17 +96,25 @@ func New(cfg Config) (*Interceptor, error) {
 		bad("Verifier is nil: build one with jwtauth.New")
 	}
 	compile := func(where string, r Rule) *rule {
-		if r.Public && (len(r.Scopes) > 0 || len(r.AnyScope) > 0) {
-			bad("%s is Public and also requires scopes: a public method reads no token, so drop one of the two", where)
+		if r.Public && (len(r.Scopes)+len(r.AnyScope)+len(r.Roles)+len(r.AnyRole) > 0 || r.Check != nil) {
+			bad("%s is Public and also requires scopes, roles or a Check: a public method reads no token, so drop one of the two", where)
 		}
-		for field, list := range map[string][]string{"Scopes": r.Scopes, "AnyScope": r.AnyScope} {
-			for i, s := range list {
-				if !isScopeToken(s) {
-					bad("%s.%s[%d] %q is not a valid scope (RFC 6749 §3.3: printable ASCII without space, '\"' or '\\'), so no token could grant it", where, field, i, s)
+		for _, f := range []struct {
+			name  string
+			list  []string
+			scope bool
+		}{{"Scopes", r.Scopes, true}, {"AnyScope", r.AnyScope, true}, {"Roles", r.Roles, false}, {"AnyRole", r.AnyRole, false}} {
+			for i, s := range f.list {
+				switch {
+				case f.scope && !isScopeToken(s):
+					bad("%s.%s[%d] %q is not a valid scope (RFC 6749 §3.3: printable ASCII without space, '\"' or '\\'), so no token could grant it", where, f.name, i, s)
+				case s == "":
+					bad("%s.%s[%d] is empty: no token carries an empty role", where, f.name, i)
 				}
 			}
 		}
-		return &rule{public: r.Public, scopes: append([]string(nil), r.Scopes...), anyScope: append([]string(nil), r.AnyScope...)}
+		return &rule{public: r.Public, scopes: slices.Clone(r.Scopes), anyScope: slices.Clone(r.AnyScope),
+			roles: slices.Clone(r.Roles), anyRole: slices.Clone(r.AnyRole), check: r.Check}
 	}
 	a := &Interceptor{v: cfg.Verifier, methods: map[string]*rule{}, services: map[string]*rule{}}
 	a.def = compile("Default", cfg.Default)
@@ -203,17 +221,40 @@ func (a *Interceptor) authorize(ctx context.Context, fullMethod string) (context
 	if err != nil {
 		return ctx, err
 	}
+	if err := r.authorize(c); err != nil {
+		return ctx, err
+	}
+	return jwtauth.NewContext(ctx, c), nil
+}
+
+// authorize runs the rule's checks on verified claims, in the order of Rule's fields.
+func (r *rule) authorize(c *jwtauth.Claims) error {
 	if len(r.scopes) > 0 {
 		if err := c.CheckScopes(r.scopes...); err != nil {
-			return ctx, err
+			return err
 		}
 	}
 	if len(r.anyScope) > 0 {
 		if err := c.CheckAnyScope(r.anyScope...); err != nil {
-			return ctx, err
+			return err
 		}
 	}
-	return jwtauth.NewContext(ctx, c), nil
+	if len(r.roles) > 0 {
+		if err := c.CheckRoles(r.roles...); err != nil {
+			return err
+		}
+	}
+	if len(r.anyRole) > 0 {
+		if err := c.CheckAnyRole(r.anyRole...); err != nil {
+			return err
+		}
+	}
+	if r.check != nil {
+		if err := r.check(c); err != nil {
+			return jwtauth.Deny(err)
+		}
+	}
+	return nil
 }
 
 // setChallenge hands the HTTP challenge for err to set as a www-authenticate trailer, when there is one.

@@ -2,6 +2,7 @@ package jwtauthgrpc_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"strings"
@@ -176,6 +177,101 @@ func TestUnary_StatusFollowsTheContractTable(t *testing.T) {
 	}
 }
 
+func TestRules_RolesAndChecksRefuseWithPermissionDenied(t *testing.T) {
+	f := newFixture(t, func(c *jwtauth.Config) { c.Issuers[0].Roles = []jwtauth.RoleClaim{jwtauth.RolesAt("roles")} })
+	auth, err := jwtauthgrpc.New(jwtauthgrpc.Config{
+		Verifier: f.v,
+		Methods: map[string]jwtauthgrpc.Rule{
+			"/grpc.testing.TestService/EmptyCall": {Roles: []string{"admin"}},
+			"/grpc.testing.TestService/UnaryCall": {AnyRole: []string{"admin", "editor"}, Check: func(c *jwtauth.Claims) error {
+				switch c.Subject {
+				case "banned":
+					return errors.New("subject banned by policy 7")
+				case "revoked":
+					return jwtauth.Reject(errors.New("token revoked"))
+				}
+				return nil
+			}},
+			"/grpc.testing.TestService/StreamingOutputCall": {Roles: []string{"admin"}},
+		},
+	})
+	require.NoError(t, err)
+	conn := serveLoopback(t, auth)
+	client := testpb.NewTestServiceClient(conn)
+	token := func(sub string, roles ...string) string {
+		return "Bearer " + f.idp.Mint(map[string]any{"sub": sub, "roles": roles})
+	}
+	const (
+		roleChallenge   = `Bearer realm="api", error="insufficient_scope", error_description="insufficient role"`
+		deniedChallenge = `Bearer realm="api", error="insufficient_scope", error_description="access denied"`
+	)
+	cases := []struct {
+		name      string
+		call      func(ctx context.Context, opts ...grpc.CallOption) error
+		auth      string
+		code      codes.Code
+		message   string
+		challenge string
+	}{
+		{"all roles present", emptyCall(client), token("user-1", "admin", "viewer"), codes.OK, "", ""},
+		{"a role missing", emptyCall(client), token("user-1", "editor"), codes.PermissionDenied, "insufficient role", roleChallenge},
+		{"no roles claim", emptyCall(client), token("user-1"), codes.PermissionDenied, "insufficient role", roleChallenge},
+		{"any role: one present", unaryCall(client), token("user-1", "editor"), codes.OK, "", ""},
+		{"any role: none present", unaryCall(client), token("user-1", "viewer"), codes.PermissionDenied, "insufficient role", roleChallenge},
+		{"Check refuses", unaryCall(client), token("banned", "editor"), codes.PermissionDenied, "access denied", deniedChallenge},
+		{"Check rejects the token", unaryCall(client), token("revoked", "editor"), codes.Unauthenticated, "token not accepted",
+			`Bearer realm="api", error="invalid_token", error_description="token not accepted"`},
+		{"Check runs after the roles", unaryCall(client), token("banned", "viewer"), codes.PermissionDenied, "insufficient role", roleChallenge},
+		{"stream: a role missing", streamCall(client), token("user-1", "viewer"), codes.PermissionDenied, "insufficient role", roleChallenge},
+		{"stream: role present", streamCall(client), token("user-1", "admin"), codes.OK, "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var trailer metadata.MD
+			err := tc.call(withAuth(t, tc.auth), grpc.Trailer(&trailer))
+			st := status.Convert(err)
+			assert.Equal(t, tc.code, st.Code(), "%v", err)
+			if tc.code == codes.OK {
+				return
+			}
+			assert.Equal(t, tc.message, st.Message(), "a fixed phrase; the check's own text stays on the server")
+			assert.Equal(t, []string{tc.challenge}, trailer.Get("www-authenticate"))
+		})
+	}
+}
+
+func emptyCall(c testpb.TestServiceClient) func(context.Context, ...grpc.CallOption) error {
+	return func(ctx context.Context, opts ...grpc.CallOption) error {
+		_, err := c.EmptyCall(ctx, &testpb.Empty{}, opts...)
+		return err
+	}
+}
+
+func unaryCall(c testpb.TestServiceClient) func(context.Context, ...grpc.CallOption) error {
+	return func(ctx context.Context, opts ...grpc.CallOption) error {
+		_, err := c.UnaryCall(ctx, &testpb.SimpleRequest{}, opts...)
+		return err
+	}
+}
+
+// streamCall reads the whole stream; a refusal arrives on the first Recv.
+func streamCall(c testpb.TestServiceClient) func(context.Context, ...grpc.CallOption) error {
+	return func(ctx context.Context, opts ...grpc.CallOption) error {
+		s, err := c.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{}, opts...)
+		if err != nil {
+			return err
+		}
+		for {
+			if _, err := s.Recv(); err != nil {
+				if err == io.EOF {
+					return nil
+				}
+				return err
+			}
+		}
+	}
+}
+
 func TestUnary_DefaultRuleNeedsAValidTokenOnly(t *testing.T) {
 	f := newFixture(t)
 	_, err := f.test.EmptyCall(withAuth(t), &testpb.Empty{})
@@ -309,6 +405,12 @@ func TestNew_RefusesMisconfiguration(t *testing.T) {
 			[]string{`Default.AnyScope[0] "read write" is not a valid scope`}},
 		{"public with scopes", jwtauthgrpc.Config{Verifier: f.v, Methods: map[string]jwtauthgrpc.Rule{"/a.B/*": {Public: true, Scopes: []string{"x"}}}},
 			[]string{`Methods["/a.B/*"] is Public and also requires scopes`}},
+		{"public with a role", jwtauthgrpc.Config{Verifier: f.v, Default: jwtauthgrpc.Rule{Public: true, AnyRole: []string{"x"}}},
+			[]string{`Default is Public and also requires`}},
+		{"public with a Check", jwtauthgrpc.Config{Verifier: f.v, Default: jwtauthgrpc.Rule{Public: true, Check: func(*jwtauth.Claims) error { return nil }}},
+			[]string{`Default is Public and also requires`}},
+		{"empty role", jwtauthgrpc.Config{Verifier: f.v, Methods: map[string]jwtauthgrpc.Rule{"/a.B/C": {Roles: []string{"admin", ""}}}},
+			[]string{`Methods["/a.B/C"].Roles[1] is empty`}},
 		{"method without leading slash", jwtauthgrpc.Config{Verifier: f.v, Methods: map[string]jwtauthgrpc.Rule{"a.B/C": {}}},
 			[]string{`Methods["a.B/C"]: a key is a full method name`}},
 		{"service without method", jwtauthgrpc.Config{Verifier: f.v, Methods: map[string]jwtauthgrpc.Rule{"/a.B": {}}},
