@@ -267,8 +267,8 @@ func (a *Interceptor) setChallenge(err error, set func(metadata.MD)) {
 // toStatus turns a refusal into a gRPC status whose message is the fixed phrase of the HTTP challenge.
 func toStatus(err error) error {
 	var e *jwtauth.Error
-	if !errors.As(err, &e) {
-		return status.Error(codes.Unauthenticated, "invalid token")
+	if !errors.As(err, &e) { // not reached: every refusal is an *Error; answer as writeError does
+		return status.Error(codes.Unauthenticated, "malformed token")
 	}
 	code := codes.Unauthenticated
 	switch e.Status() {
