@@ -43,6 +43,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/jwtauth-go/jwtauth"
 	"github.com/jwtauth-go/jwtauth/jwtauthtest"
 	"github.com/stretchr/testify/assert"
@@ -1149,4 +1150,76 @@ func TestAttack_OneMegabyteHeaderOverTheWire(t *testing.T) {
 	_ = resp.Body.Close()
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	assert.Zero(t, rec.reached.Load())
+}
+
+// TestAttack_PlainHTTPKeyURLs: a key set fetched over plain http can be replaced by anyone on the path, so
+// http is refused for every host that is not loopback by spelling (names are not resolved) unless
+// JWKSOptions.InsecureAllowHTTP says so; the opt-in widens nothing else. All requests go to one loopback
+// server whatever the URL's host.
+func TestAttack_PlainHTTPKeyURLs(t *testing.T) {
+	k := atkKeys()
+	const compose = "http://keycloak:8080"
+	jwks := atkJSON(map[string]any{"keys": []any{atkJWK(k.es.Public(), "es-1", "ES256")}})
+	var redirected atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/.well-known/openid-configuration":
+			_, _ = w.Write(atkJSON(map[string]string{"issuer": "http://" + r.Host, "jwks_uri": compose + "/certs"}))
+		case r.URL.Path == "/redirect":
+			redirected.Add(1)
+			http.Redirect(w, r, "http://evil:8080/certs", http.StatusFound)
+		default:
+			_, _ = w.Write(jwks)
+		}
+	}))
+	defer srv.Close()
+	client := loopbackClient(srv)
+
+	rows := []struct {
+		name   string
+		issuer string
+		keys   jwtauth.KeySource
+		optIn  bool
+		refuse string // New's error; "" when New must succeed and verify exactly the trusted key's tokens
+	}{
+		{"compose host refused by default", atkIss, jwtauth.RemoteJWKS(compose + "/certs"), false, `URL "http://keycloak:8080/certs" is http`},
+		{"trailing-dot localhost is not loopback by spelling", atkIss, jwtauth.RemoteJWKS("http://localhost./certs"), false, "is http"},
+		{"loopback-looking name is not loopback", atkIss, jwtauth.RemoteJWKS("http://127.0.0.1.nip.io/certs"), false, "is http"},
+		{"discovered http jwks_uri refused by default", srv.URL, jwtauth.Discover(srv.URL), false, `discovery document jwks_uri: URL "http://keycloak:8080/certs" is http`},
+		{"other schemes refused even with the opt-in", atkIss, jwtauth.RemoteJWKS("ftp://keycloak/certs"), true, "must be https"},
+		{"file URLs refused even with the opt-in", atkIss, jwtauth.RemoteJWKS("file:///etc/jwks.json"), true, "has no host"},
+		{"redirect to another http origin refused with the opt-in", atkIss, jwtauth.RemoteJWKS(compose + "/redirect"), true, ""},
+		{"compose host with the opt-in", atkIss, jwtauth.RemoteJWKS(compose + "/certs"), true, ""},
+		{"discovered http jwks_uri with the opt-in", srv.URL, jwtauth.Discover(srv.URL), true, ""},
+	}
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			v, err := jwtauth.New(context.Background(), jwtauth.Config{
+				Issuers: []jwtauth.TrustedIssuer{{Issuer: row.issuer, Audiences: []string{atkAud}, Algorithms: []string{"ES256"}, Keys: row.keys}},
+				Clock:   func() time.Time { return atkNow },
+				JWKS:    jwtauth.JWKSOptions{HTTPClient: client, InsecureAllowHTTP: row.optIn, MaxWait: 50 * time.Millisecond},
+				Logger:  atkQuietLogger(),
+			})
+			if row.refuse != "" {
+				assert.ErrorContains(t, err, row.refuse)
+				return
+			}
+			require.NoError(t, err)
+			defer v.Close()
+			claims := atkClaims(map[string]any{"iss": row.issuer})
+			good := atkSignRaw("ES256", k.es, atkJSON(map[string]any{"alg": "ES256", "kid": "es-1"}), atkJSON(claims))
+			forged := atkSignRaw("ES256", k.attEC, atkJSON(map[string]any{"alg": "ES256", "kid": "es-1"}), atkJSON(claims))
+			_, ferr := v.Verify(context.Background(), forged)
+			assert.Error(t, ferr, "a forged token is refused whatever the transport")
+			_, err = v.Verify(context.Background(), good)
+			if strings.HasSuffix(row.name, "refused with the opt-in") {
+				assert.ErrorIs(t, err, jwtauth.ErrKeysUnavailable, "the redirect was not followed")
+				assert.ErrorContains(t, err, "another origin")
+				assert.Positive(t, redirected.Load())
+				return
+			}
+			assert.NoError(t, err)
+			assert.ErrorIs(t, ferr, jwt.ErrTokenSignatureInvalid)
+		})
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 )
 
 // JWKSOptions are the rarely changed knobs of remote key sets. Zero values mean the defaults given per field.
@@ -45,6 +46,11 @@ type JWKSOptions struct {
 	// HTTPClient makes the requests. Default: a client with FetchTimeout. Whatever the client, redirects to
 	// another origin are refused and each request is bounded by FetchTimeout.
 	HTTPClient *http.Client
+	// InsecureAllowHTTP accepts plain http key set and discovery URLs for any host, not only loopback: for a
+	// docker-compose network (http://keycloak:8080/realms/main) or a sidecar that terminates TLS. Whoever
+	// can alter traffic on that path can substitute keys and mint accepted tokens, so New logs a warning
+	// for each http URL it accepts this way. Default false: https, or http on localhost, 127.0.0.0/8, ::1.
+	InsecureAllowHTTP bool
 
 	// shortTimersForTest lifts the floors below, so the package's own tests can refresh in milliseconds.
 	shortTimersForTest bool
@@ -127,22 +133,25 @@ func sameOriginRedirects(req *http.Request, via []*http.Request) error {
 
 // RemoteJWKS fetches the issuer's keys from a JWK Set URL, keeps them cached, refreshes them in the
 // background and when a token names an unknown kid. The URL must be https, except for loopback hosts
-// (localhost, 127.0.0.0/8, ::1) used in development and tests.
+// (localhost, 127.0.0.0/8, ::1) used in development and tests, or with JWKSOptions.InsecureAllowHTTP.
 func RemoteJWKS(jwksURL string) KeySource { return remoteJWKS{jwksURL: jwksURL} }
 
 // Discover finds the issuer's JWK Set through OpenID Connect discovery
 // (issuerURL + "/.well-known/openid-configuration"), then behaves as RemoteJWKS. The document's issuer must
 // equal issuerURL, which must equal the TrustedIssuer's Issuer.
-func Discover(issuerURL string) KeySource { return remoteJWKS{discoverIssuer: issuerURL} }
+func Discover(issuerURL string) KeySource {
+	return remoteJWKS{discoverIssuer: issuerURL, discover: true}
+}
 
 type remoteJWKS struct {
 	jwksURL        string
 	discoverIssuer string
+	discover       bool
 }
 
 // String names the source: RemoteJWKS(url) or Discover(issuer).
 func (s remoteJWKS) String() string {
-	if s.discoverIssuer != "" {
+	if s.discover {
 		return fmt.Sprintf("Discover(%s)", s.discoverIssuer)
 	}
 	return fmt.Sprintf("RemoteJWKS(%s)", s.jwksURL)
@@ -150,18 +159,21 @@ func (s remoteJWKS) String() string {
 
 func (s remoteJWKS) provider(issuer string, algs algSet, env sourceEnv) (keyProvider, error) {
 	r := &remoteSource{issuer: issuer, jwksURL: s.jwksURL, discover: s.discoverIssuer, algs: algs, env: env, rescheduled: make(chan struct{}, 1)}
-	if s.discoverIssuer != "" {
+	if s.discover {
+		if s.discoverIssuer == "" {
+			return nil, errors.New("Discover: the issuer URL is empty: pass the issuer your tokens carry in iss, e.g. https://login.example.com")
+		}
 		if s.discoverIssuer != issuer {
 			return nil, fmt.Errorf("Discover(%q) names another issuer than Issuer; they must be equal", s.discoverIssuer)
 		}
-		u, err := checkFetchURL(discoveryURL(issuer))
+		u, err := checkFetchURL(discoveryURL(issuer), env)
 		if err != nil {
 			return nil, fmt.Errorf("Discover: %w", err)
 		}
 		r.where = u
 		return r, nil
 	}
-	u, err := checkFetchURL(s.jwksURL)
+	u, err := checkFetchURL(s.jwksURL, env)
 	if err != nil {
 		return nil, fmt.Errorf("RemoteJWKS: %w", err)
 	}
@@ -173,8 +185,15 @@ func discoveryURL(issuer string) string {
 	return strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
 }
 
-// checkFetchURL requires an absolute https URL, or http for a loopback host.
-func checkFetchURL(raw string) (string, error) {
+// checkFetchURL requires an absolute https URL, or http for a loopback host or with InsecureAllowHTTP (then
+// it logs a warning: the keys can be substituted by anyone on the network path).
+func checkFetchURL(raw string, env sourceEnv) (string, error) {
+	if i := strings.IndexFunc(raw, unicode.IsSpace); i >= 0 {
+		return "", fmt.Errorf("URL %q contains whitespace at byte %d (a trailing newline from a file or environment variable?): remove it", raw, i)
+	}
+	if raw == "" {
+		return "", errors.New("the URL is empty")
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", fmt.Errorf("URL %q does not parse: %v", raw, err)
@@ -188,9 +207,14 @@ func checkFetchURL(raw string) (string, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !isLoopback(u.Hostname()) {
-			return "", fmt.Errorf("URL %q is http; key sets must be fetched over https (http is allowed only for localhost, 127.0.0.0/8 and ::1)", raw)
+		if isLoopback(u.Hostname()) {
+			break
 		}
+		if !env.opts.InsecureAllowHTTP {
+			return "", fmt.Errorf("URL %q is http; key sets must be fetched over https (http is allowed for localhost, 127.0.0.0/8 and ::1; for a private network such as docker-compose, set JWKSOptions.InsecureAllowHTTP)", raw)
+		}
+		env.logger.Warn("jwtauth: fetching keys over plain http (JWKSOptions.InsecureAllowHTTP): anyone who can alter this traffic can substitute the keys and mint accepted tokens",
+			"url", u.Redacted())
 	default:
 		return "", fmt.Errorf("URL %q must be https", raw)
 	}
@@ -204,6 +228,23 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// startupError marks a fetch failure that no retry can fix: the URL answers 4xx, the discovery document names
+// another issuer, or no key fits Algorithms. New reports it when it ends the first load, instead of starting
+// a Verifier whose keys will never load; after a first success it is retried like any other failure.
+type startupError struct{ error }
+
+func (e startupError) Unwrap() error { return e.error }
+
+// startupError returns the error of a failed first load when no retry can fix it, else nil.
+func (s *remoteSource) startupError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.set.Load() != nil || s.lastErr == nil || !errors.As(s.lastErr, new(startupError)) {
+		return nil
+	}
+	return s.lastErr
 }
 
 // remoteSource is the fetch-and-cache engine of a remote key set. Readers load the snapshot atomically and
@@ -425,6 +466,9 @@ func (s *remoteSource) fetch() (FetchOutcome, time.Duration) {
 			}
 		}
 	}
+	if errors.As(err, new(startupError)) && strings.HasPrefix(err.Error(), "HTTP status 4") {
+		err = fmt.Errorf("%w: is the key set URL right? For OpenID providers it is the discovery document's jwks_uri", err)
+	}
 	err = fmt.Errorf("fetching key set %s: %w", jwksURL, err)
 	if s.set.Load() != nil {
 		s.env.logger.Warn("jwtauth: key set refresh failed; keeping the last good keys", "url", jwksURL, "error", err.Error())
@@ -437,6 +481,9 @@ func (s *remoteSource) fetch() (FetchOutcome, time.Duration) {
 func (s *remoteSource) discoverJWKS(ctx context.Context) (string, error) {
 	body, _, err := s.get(ctx, s.where)
 	if err != nil {
+		if errors.As(err, new(startupError)) {
+			return "", fmt.Errorf("fetching discovery document %s: %w: is Issuer right? The document must be at Issuer + /.well-known/openid-configuration", s.where, err)
+		}
 		return "", fmt.Errorf("fetching discovery document: %w", err)
 	}
 	var doc struct {
@@ -447,11 +494,15 @@ func (s *remoteSource) discoverJWKS(ctx context.Context) (string, error) {
 		return "", invalidDoc(fmt.Errorf("discovery document %s is not JSON: %v", s.where, err))
 	}
 	if doc.Issuer != s.discover {
-		return "", invalidDoc(fmt.Errorf("discovery document %s names issuer %s, not the configured %q", s.where, quote(doc.Issuer), s.discover))
+		hint := ""
+		if strings.TrimSuffix(doc.Issuer, "/") == strings.TrimSuffix(s.discover, "/") {
+			hint = fmt.Sprintf(" (they differ only by a trailing slash: set Issuer to %s, the spelling the provider's tokens carry in iss)", quote(doc.Issuer))
+		}
+		return "", startupError{invalidDoc(fmt.Errorf("discovery document %s names issuer %s, not the configured %q%s", s.where, quote(doc.Issuer), s.discover, hint))}
 	}
-	u, err := checkFetchURL(doc.JWKSURI)
+	u, err := checkFetchURL(doc.JWKSURI, s.env)
 	if err != nil {
-		return "", invalidDoc(fmt.Errorf("discovery document jwks_uri: %w", err))
+		return "", startupError{invalidDoc(fmt.Errorf("discovery document jwks_uri: %w", err))}
 	}
 	return u, nil
 }
@@ -470,7 +521,12 @@ func (s *remoteSource) get(ctx context.Context, u string) ([]byte, time.Duration
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, 0, statusErr(resp.StatusCode)
+		code := resp.StatusCode
+		if code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests {
+			// The server says the request itself is wrong (no such URL, no access): retrying cannot help.
+			return nil, 0, startupError{fetchError{httpResult(code), fmt.Errorf("HTTP status %d %s", code, http.StatusText(code))}}
+		}
+		return nil, 0, statusErr(code)
 	}
 	if resp.ContentLength > o.MaxResponseSize {
 		return nil, 0, invalidDoc(fmt.Errorf("response of %d bytes exceeds JWKS.MaxResponseSize %d", resp.ContentLength, o.MaxResponseSize))

@@ -6,6 +6,9 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -466,13 +469,11 @@ func TestDiscover_FindsTheKeySetAndChecksTheIssuer(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": "https://evil.example", "jwks_uri": idp.JWKSURL()})
 	}))
 	defer liar.Close()
-	v2, err := jwtauth.New(context.Background(), jwtauth.Config{
+	_, err = jwtauth.New(context.Background(), jwtauth.Config{
 		Issuers: []jwtauth.TrustedIssuer{jwtauth.OIDC(liar.URL, "a")},
 		JWKS:    jwtauth.JWKSOptions{MaxWait: 50 * time.Millisecond},
 	})
-	require.NoError(t, err)
-	defer v2.Close()
-	assert.ErrorContains(t, v2.Ready(), `names issuer "https://evil.example", not the configured`)
+	assert.ErrorContains(t, err, `names issuer "https://evil.example", not the configured`)
 
 	_, err = jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{{
 		Issuer: "https://a.example/", Audiences: []string{"a"}, Algorithms: []string{"RS256"}, Keys: jwtauth.Discover("https://b.example/"),
@@ -546,4 +547,164 @@ func TestNew_RefusesJWKSDurationsBelowTheirFloor(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.NoError(t, v.Close())
+}
+
+// loopbackClient sends every request to srv whatever the URL's host, so tests can use non-loopback URLs
+// (http://keycloak:8080) while staying on loopback.
+func loopbackClient(srv *httptest.Server) *http.Client {
+	addr := srv.Listener.Addr().String()
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}}
+}
+
+func TestRemoteJWKS_PlainHTTPToAnotherHostNeedsInsecureAllowHTTP(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(idp.JWKS()) }))
+	defer srv.Close()
+	ti := idp.TrustedIssuer()
+	ti.Keys = jwtauth.RemoteJWKS("http://keycloak:8080/realms/main/protocol/openid-connect/certs")
+	cfg := jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{ti}, JWKS: jwtauth.JWKSOptions{HTTPClient: loopbackClient(srv)}}
+
+	var logs logCapture
+	cfg.Logger = logs.logger(slog.LevelInfo)
+	_, err := jwtauth.New(context.Background(), cfg)
+	assert.ErrorContains(t, err, `URL "http://keycloak:8080/realms/main/protocol/openid-connect/certs" is http`)
+	assert.ErrorContains(t, err, "set JWKSOptions.InsecureAllowHTTP")
+	assert.Zero(t, idp.Fetches()+len(logs.records("jwtauth: token refused")), "nothing is fetched")
+
+	cfg.JWKS.InsecureAllowHTTP = true
+	v, err := jwtauth.New(context.Background(), cfg)
+	require.NoError(t, err)
+	defer v.Close()
+	require.NoError(t, v.Ready())
+	_, err = v.Verify(context.Background(), idp.Mint(nil))
+	assert.NoError(t, err)
+	warns := logs.records("jwtauth: fetching keys over plain http (JWKSOptions.InsecureAllowHTTP): anyone who can alter this traffic can substitute the keys and mint accepted tokens")
+	require.Len(t, warns, 1, "one warning at startup")
+	assert.Equal(t, "WARN", warns[0]["level"])
+	assert.Equal(t, "http://keycloak:8080/realms/main/protocol/openid-connect/certs", warns[0]["url"])
+}
+
+func TestDiscover_PlainHTTPIssuerWithInsecureAllowHTTP(t *testing.T) {
+	// Keycloak in docker-compose: issuer and jwks_uri are both http on the compose network.
+	const issuer = "http://keycloak:8080/realms/main"
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/realms/main/.well-known/openid-configuration":
+			_ = json.NewEncoder(w).Encode(map[string]string{"issuer": issuer, "jwks_uri": issuer + "/protocol/openid-connect/certs"})
+		case "/realms/main/protocol/openid-connect/certs":
+			_, _ = w.Write(idp.JWKS())
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	var logs logCapture
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{{Issuer: issuer, Audiences: []string{"a"}, Algorithms: []string{"ES256"}, Keys: jwtauth.Discover(issuer)}},
+		JWKS:    jwtauth.JWKSOptions{HTTPClient: loopbackClient(srv), InsecureAllowHTTP: true},
+		Logger:  logs.logger(slog.LevelInfo),
+	})
+	require.NoError(t, err)
+	defer v.Close()
+	_, err = v.Verify(context.Background(), idp.Mint(map[string]any{"iss": issuer, "aud": "a"}))
+	assert.NoError(t, err)
+	var urls []any
+	for _, r := range logs.records("jwtauth: fetching keys over plain http (JWKSOptions.InsecureAllowHTTP): anyone who can alter this traffic can substitute the keys and mint accepted tokens") {
+		urls = append(urls, r["url"])
+	}
+	assert.Equal(t, []any{issuer + "/.well-known/openid-configuration", issuer + "/protocol/openid-connect/certs"}, urls)
+}
+
+func TestNew_FailsOnRemoteKeysThatCanNeverLoad(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t) // RS256
+	status := func(code int) *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(code) }))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	slash := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Names the issuer without the trailing slash the configuration has.
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": "http://" + r.Host, "jwks_uri": idp.JWKSURL()})
+	}))
+	defer slash.Close()
+	notFound := status(http.StatusNotFound)
+	cases := []struct {
+		name string
+		ti   jwtauth.TrustedIssuer
+		want []string
+	}{
+		{"JWKS answers 404", jwtauth.TrustedIssuer{Keys: jwtauth.RemoteJWKS(notFound.URL + "/jwks.json")},
+			[]string{"fetching key set " + notFound.URL + "/jwks.json: HTTP status 404 Not Found: is the key set URL right?"}},
+		{"JWKS answers 401", jwtauth.TrustedIssuer{Keys: jwtauth.RemoteJWKS(status(http.StatusUnauthorized).URL)},
+			[]string{"HTTP status 401 Unauthorized"}},
+		{"JWKS answers 403", jwtauth.TrustedIssuer{Keys: jwtauth.RemoteJWKS(status(http.StatusForbidden).URL)},
+			[]string{"HTTP status 403 Forbidden"}},
+		{"discovery answers 404", jwtauth.OIDC(notFound.URL, "a"),
+			[]string{"fetching discovery document " + notFound.URL + "/.well-known/openid-configuration: HTTP status 404 Not Found: is Issuer right?"}},
+		{"discovery names the issuer without the trailing slash", jwtauth.OIDC(slash.URL+"/", "a"),
+			[]string{`names issuer "` + slash.URL + `", not the configured "` + slash.URL + `/"`, `they differ only by a trailing slash: set Issuer to "` + slash.URL + `"`}},
+		{"no key fits Algorithms", jwtauth.TrustedIssuer{Algorithms: []string{"ES256"}},
+			[]string{"an RSA key fits none of the configured Algorithms", "the key set has RSA keys: add one of RS256, RS384, RS512, PS256, PS384, PS512 to Algorithms"}},
+		{"JWKS URL ends in a newline", jwtauth.TrustedIssuer{Keys: jwtauth.RemoteJWKS(idp.JWKSURL() + "\n")},
+			[]string{"contains whitespace at byte", "a trailing newline from a file or environment variable?"}},
+		{"discovery issuer ends in a newline", jwtauth.OIDC(idp.Issuer()+"\n", "a"),
+			[]string{"Issuer has leading or trailing whitespace or a control character"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ti := idp.TrustedIssuer()
+			if tc.ti.Issuer != "" {
+				ti = tc.ti
+			}
+			if tc.ti.Keys != nil {
+				ti.Keys = tc.ti.Keys
+			}
+			if tc.ti.Algorithms != nil {
+				ti.Algorithms = tc.ti.Algorithms
+			}
+			_, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{ti}, Logger: quietLogger(t)})
+			require.Error(t, err)
+			for _, w := range tc.want {
+				assert.ErrorContains(t, err, w)
+			}
+		})
+	}
+}
+
+func TestNew_StaysLenientOnFaultsARetryCanFix(t *testing.T) {
+	for _, code := range []int{http.StatusTooManyRequests, http.StatusRequestTimeout, http.StatusInternalServerError, http.StatusBadGateway} {
+		t.Run(http.StatusText(code), func(t *testing.T) {
+			idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+			var fail atomic.Bool
+			fail.Store(true)
+			idp.SetJWKSHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if fail.Load() {
+					w.WriteHeader(code)
+					return
+				}
+				_, _ = w.Write(idp.JWKS())
+			}))
+			v := remoteVerifier(t, idp)
+			assert.ErrorContains(t, v.Ready(), fmt.Sprintf("HTTP status %d", code))
+			fail.Store(false)
+			require.Eventually(t, func() bool { return v.Ready() == nil }, 5*time.Second, 20*time.Millisecond)
+		})
+	}
+}
+
+func TestRemoteJWKS_A404AfterStartKeepsTheLastGoodKeys(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	v := remoteVerifier(t, idp)
+	tok := idp.Mint(nil)
+	idp.SetJWKSHandler(http.NotFoundHandler())
+	n := idp.Fetches()
+	_, err := v.Verify(context.Background(), idp.Sign(map[string]any{"kid": "unknown"}, map[string]any{"iss": idp.Issuer(), "aud": idp.Audience(), "exp": time.Now().Add(time.Hour).Unix()}))
+	assert.ErrorIs(t, err, jwtauth.ErrUnknownKey)
+	assert.Greater(t, idp.Fetches(), n, "the unknown kid triggered a refresh, which got 404")
+	_, err = v.Verify(context.Background(), tok)
+	assert.NoError(t, err)
+	assert.NoError(t, v.Ready())
 }

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 )
 
 // Defaults and bounds of Config.
@@ -149,6 +150,7 @@ type Verifier struct {
 	logger       *slog.Logger
 	onVerify     func(context.Context, Outcome)
 	cache        *tokenCache
+	refusals     *refusalLog
 
 	realm          string
 	tokenCookie    string
@@ -205,6 +207,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if v.logger == nil {
 		v.logger = slog.Default()
 	}
+	v.refusals = newRefusalLog(v.logger, v.now)
 
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("jwtauth: "+format, args...)) }
@@ -253,18 +256,29 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		if err := checkRoleClaims(ti.Roles); err != nil {
 			bad("%s: %v", where, err)
 		}
+		_, presetErr := ti.Keys.(errSource) // a preset that already said what is wrong with its input
 		switch {
 		case ti.Issuer == "":
-			bad("%s: Issuer is empty: set it to the exact iss your tokens carry", where)
+			if !presetErr {
+				bad("%s: Issuer is empty: set it to the exact iss your tokens carry", where)
+			}
+		case hasOuterSpace(ti.Issuer) || strings.ContainsFunc(ti.Issuer, unicode.IsControl):
+			bad("%s: Issuer has leading or trailing whitespace or a control character (a newline from a file or environment variable?): remove it", where)
 		case v.byIssuer[ti.Issuer] != nil:
 			bad("%s: Issuer is listed twice: merge the entries", where)
 		}
-		if len(ti.Audiences) == 0 && !ti.InsecureSkipAudienceCheck {
+		switch {
+		case len(ti.Audiences) == 0 && !ti.InsecureSkipAudienceCheck:
 			bad("%s: Audiences is empty: set the API identifier your tokens carry in aud (or, knowingly, InsecureSkipAudienceCheck)", where)
+		case len(ti.Audiences) > 0 && ti.InsecureSkipAudienceCheck:
+			bad("%s: InsecureSkipAudienceCheck contradicts Audiences: remove InsecureSkipAudienceCheck to check aud against Audiences (recommended), or remove Audiences", where)
 		}
 		for _, a := range ti.Audiences {
-			if a == "" {
+			switch {
+			case a == "":
 				bad("%s: Audiences contains an empty string", where)
+			case hasOuterSpace(a):
+				bad("%s: audience %q has leading or trailing whitespace: remove it", where, a)
 			}
 		}
 		if len(ti.Algorithms) == 0 {
@@ -324,8 +338,32 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 			}
 		}
 	}
+	// A first load that failed in a way no retry can fix (4xx, another issuer, no key for Algorithms) is a
+	// configuration error; network errors, timeouts and 5xx are retried in the background.
+	for i, t := range v.trusts {
+		if s, ok := t.keys.(interface{ startupError() error }); ok {
+			if err := s.startupError(); err != nil {
+				bad("Config.Issuers[%d] (%q): %v", i, t.issuer, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		v.Close()
+		return nil, errors.Join(errs...)
+	}
 	return v, nil
 }
+
+// schemeHint explains a malformed token that still carries its Authorization scheme; it runs on failures only.
+func schemeHint(token string) string {
+	if len(token) > len("Bearer ") && strings.EqualFold(token[:len("Bearer ")], "Bearer ") {
+		return `: the token starts with "Bearer "; pass Verify the token alone, without the Authorization scheme`
+	}
+	return ""
+}
+
+// hasOuterSpace reports whether s starts or ends with white space.
+func hasOuterSpace(s string) bool { return strings.TrimSpace(s) != s }
 
 // Close stops the background refreshes. Verification keeps working with the keys already loaded until they
 // pass the stale bound. Close always returns nil.
@@ -336,6 +374,7 @@ func (v *Verifier) Close() error {
 			t.keys.stop()
 		}
 		v.wg.Wait()
+		v.refusals.flush()
 	})
 	return nil
 }
@@ -361,6 +400,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 		v.observe(ctx, o)
 	}
 	if o.Err != nil {
+		v.refusals.log(ctx, o.Err)
 		return nil, o.Err
 	}
 	return c, nil
@@ -400,13 +440,13 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, Outcome) 
 	}
 	raw, ok := splitToken(token)
 	if !ok {
-		return fail(failMalformed, "token is not three non-empty base64url segments separated by dots")
+		return fail(failMalformed, "token is not three non-empty base64url segments separated by dots"+schemeHint(token))
 	}
 
 	var hbuf [512]byte
 	hb, ok := decodeSegment(hbuf[:0], raw.header)
 	if !ok {
-		return fail(failMalformed, "header is not canonical base64url")
+		return fail(failMalformed, "header is not canonical base64url"+schemeHint(token))
 	}
 	var h header
 	if err := parseHeader(hb, &h); err != nil {

@@ -604,3 +604,45 @@ func mustDecode(s string) []byte {
 	}
 	return b
 }
+
+func TestNew_RefusesValuesThatAreCertainlyWrong(t *testing.T) {
+	keys := jwtauth.PublicKeys(testKey("ES256", 0).Public())
+	base := func() jwtauth.TrustedIssuer {
+		return jwtauth.TrustedIssuer{Issuer: testIssuer, Audiences: []string{testAudience}, Algorithms: []string{"ES256"}, Keys: keys}
+	}
+	cases := []struct {
+		name   string
+		mutate func(*jwtauth.TrustedIssuer)
+		want   string
+	}{
+		{"issuer ending in a newline", func(ti *jwtauth.TrustedIssuer) { ti.Issuer += "\n" },
+			`Config.Issuers[0] ("https://issuer.example.test/\n"): Issuer has leading or trailing whitespace or a control character (a newline from a file or environment variable?): remove it`},
+		{"issuer with a leading space", func(ti *jwtauth.TrustedIssuer) { ti.Issuer = " " + ti.Issuer }, "Issuer has leading or trailing whitespace"},
+		{"audience ending in a newline", func(ti *jwtauth.TrustedIssuer) { ti.Audiences = []string{testAudience + "\r\n"} },
+			`audience "https://api.example.test\r\n" has leading or trailing whitespace: remove it`},
+		{"skipping the audience check while listing audiences", func(ti *jwtauth.TrustedIssuer) { ti.InsecureSkipAudienceCheck = true },
+			"InsecureSkipAudienceCheck contradicts Audiences: remove InsecureSkipAudienceCheck to check aud against Audiences (recommended), or remove Audiences"},
+		{"key file path empty", func(ti *jwtauth.TrustedIssuer) { ti.Keys = jwtauth.LocalKeysFile("") },
+			"LocalKeysFile: the path is empty: give the key file's path (if it comes from an environment variable, is that variable set?)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ti := base()
+			tc.mutate(&ti)
+			_, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{ti}, Logger: quietLogger(t)})
+			assert.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+func TestVerify_SaysTheSchemeMustBeStripped(t *testing.T) {
+	f := newLocal(t, "ES256")
+	tok := f.token(nil, nil)
+	for _, in := range []string{"Bearer " + tok, "bearer " + tok} {
+		_, err := f.verify(in)
+		assert.ErrorIs(t, err, jwt.ErrTokenMalformed)
+		assert.ErrorContains(t, err, `the token starts with "Bearer "; pass Verify the token alone, without the Authorization scheme`)
+	}
+	_, err := f.verify("x" + tok)
+	assert.NotContains(t, err.Error(), "Bearer", "the hint is only for a token that carries the scheme")
+}

@@ -1,6 +1,7 @@
 package jwtauth
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/MicahParks/jwkset"
@@ -127,9 +129,9 @@ func parseJWK(raw []byte, local bool) (*pubKey, jwkMeta, error) {
 		return nil, m, err
 	}
 	if pinned != nil && pinned.fam != fam {
-		return nil, m, fmt.Errorf("alg %s does not fit a %s key", m.alg, fam)
+		return nil, m, fmt.Errorf("alg %s does not fit an %s key", m.alg, fam)
 	}
-	return &pubKey{kid: m.kid, wild: local && m.kid == "", fam: fam, alg: m.alg, key: j.Key()}, m, nil
+	return &pubKey{kid: m.kid, wild: local && m.kid == "", fam: fam, alg: m.alg, key: j.Key(), private: m.hasPrivate}, m, nil
 }
 
 // parseJWKSet reads a JWK Set and returns its usable keys; a bad key is skipped and reported, never fatal.
@@ -149,10 +151,14 @@ func parseJWKSet(body []byte, local bool, algs algSet, logger *slog.Logger, wher
 	}
 	var keys []*pubKey
 	var reasons []string
+	var misfits []keyFamily // families of keys that parsed but fit no configured algorithm
 	for i, raw := range set.Keys {
 		k, m, err := parseJWK(raw, local)
 		if err == nil && algs != 0 && !familyAllowed(k.fam, algs) {
-			err = fmt.Errorf("a %s key fits none of the configured Algorithms", k.fam)
+			err = fmt.Errorf("an %s key fits none of the configured Algorithms", k.fam)
+			if !slices.Contains(misfits, k.fam) {
+				misfits = append(misfits, k.fam)
+			}
 		}
 		if m.hasPrivate && !local {
 			// Whoever read this public document can sign with the key, so it proves nothing.
@@ -162,7 +168,12 @@ func parseJWKSet(body []byte, local bool, algs algSet, logger *slog.Logger, wher
 		}
 		if err != nil {
 			reasons = append(reasons, fmt.Sprintf("key %d (kid %q): %v", i, m.kid, err))
-			logger.Warn("jwtauth: skipping unusable key", "source", where, "index", i, "kid", m.kid, "reason", err.Error())
+			level := slog.LevelWarn
+			if m.hasUse && m.use == "enc" {
+				// Keycloak and others publish encryption keys next to signing keys: expected, not a fault.
+				level = slog.LevelDebug
+			}
+			logger.Log(context.Background(), level, "jwtauth: skipping unusable key", "source", where, "index", i, "kid", m.kid, "reason", err.Error())
 			continue
 		}
 		keys = append(keys, k)
@@ -171,9 +182,33 @@ func parseJWKSet(body []byte, local bool, algs algSet, logger *slog.Logger, wher
 		if len(reasons) == 0 {
 			return nil, errors.New("the key set is empty")
 		}
-		return nil, fmt.Errorf("no usable key in the key set: %s", strings.Join(reasons, "; "))
+		err := fmt.Errorf("no usable key in the key set: %s", strings.Join(reasons, "; "))
+		if len(misfits) > 0 {
+			// No retry can fix this: the configuration names the wrong algorithms.
+			return nil, startupError{fmt.Errorf("%w; the key set has %s keys: add %s to Algorithms", err, familyList(misfits), algsForFamilies(misfits))}
+		}
+		return nil, err
 	}
 	return keys, nil
+}
+
+func familyList(fams []keyFamily) string {
+	names := make([]string, len(fams))
+	for i, f := range fams {
+		names[i] = f.String()
+	}
+	return strings.Join(names, " and ")
+}
+
+// algsForFamilies names the algorithms that keys of these families verify, for a hint.
+func algsForFamilies(fams []keyFamily) string {
+	var names []string
+	for _, a := range [...]*algInfo{algRS256, algRS384, algRS512, algPS256, algPS384, algPS512, algES256, algES384, algES512, algEdDSA} {
+		if slices.Contains(fams, a.fam) {
+			names = append(names, a.name)
+		}
+	}
+	return "one of " + strings.Join(names, ", ")
 }
 
 func familyAllowed(f keyFamily, algs algSet) bool {
@@ -188,14 +223,15 @@ func familyAllowed(f keyFamily, algs algSet) bool {
 func parsePEMKeys(data []byte) ([]*pubKey, error) {
 	var out []*pubKey
 	err := eachPEMKey(data, func(key any) error {
-		if p, ok := key.(interface{ Public() crypto.PublicKey }); ok {
+		p, private := key.(interface{ Public() crypto.PublicKey })
+		if private {
 			key = p.Public()
 		}
 		fam, err := checkKey(key)
 		if err != nil {
 			return err
 		}
-		out = append(out, &pubKey{wild: true, fam: fam, key: key})
+		out = append(out, &pubKey{wild: true, fam: fam, key: key, private: private})
 		return nil
 	})
 	if err != nil {

@@ -15,6 +15,8 @@ type pubKey struct {
 	fam  keyFamily
 	alg  string // the JWK's alg, "" when absent
 	key  crypto.PublicKey
+	// private is true when the key was configured as a private key, of which only the public part is used.
+	private bool
 }
 
 type kidFam struct {

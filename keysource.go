@@ -60,7 +60,9 @@ func (s errSource) String() string { return "invalid key source: " + s.err.Error
 func LocalKeys(data []byte) KeySource { return localSource{data: data, name: "LocalKeys"} }
 
 // LocalKeysFile is LocalKeys with the contents of the file at path, read once by New.
-func LocalKeysFile(path string) KeySource { return localSource{path: path, name: "LocalKeysFile"} }
+func LocalKeysFile(path string) KeySource {
+	return localSource{path: path, isPath: true, name: "LocalKeysFile"}
+}
 
 // PublicKeys uses the given keys (*rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey, or private keys of
 // those types, reduced to their public part). They have no kid, so each verifies tokens with any kid, or
@@ -72,6 +74,7 @@ func PublicKeys(keys ...crypto.PublicKey) KeySource {
 type localSource struct {
 	data   []byte
 	path   string
+	isPath bool
 	keys   []crypto.PublicKey
 	isKeys bool
 	name   string
@@ -82,7 +85,7 @@ func (s localSource) String() string {
 	switch {
 	case s.isKeys:
 		return fmt.Sprintf("PublicKeys(%d keys)", len(s.keys))
-	case s.path != "":
+	case s.isPath:
 		return fmt.Sprintf("LocalKeysFile(%q)", s.path)
 	}
 	return fmt.Sprintf("LocalKeys(%d bytes)", len(s.data))
@@ -95,6 +98,13 @@ func (s localSource) provider(_ string, algs algSet, env sourceEnv) (keyProvider
 	}
 	var usable []*pubKey
 	byFam := map[keyFamily]int{}
+	for _, k := range keys {
+		if k.private {
+			env.logger.Info("jwtauth: a private key is configured as a verification key; only its public part is used. Deploy the public key instead (jwtauth pub -key FILE), so this service cannot mint tokens",
+				"source", s.String())
+			break
+		}
+	}
 	for _, k := range keys {
 		if familyAllowed(k.fam, algs) {
 			usable = append(usable, k)
@@ -119,20 +129,24 @@ func (s localSource) load(algs algSet, logger *slog.Logger) ([]*pubKey, error) {
 	case s.isKeys:
 		var out []*pubKey
 		for i, k := range s.keys {
-			if p, ok := k.(interface{ Public() crypto.PublicKey }); ok {
+			p, private := k.(interface{ Public() crypto.PublicKey })
+			if private {
 				k = p.Public()
 			}
 			fam, err := checkKey(k)
 			if err != nil {
 				return nil, fmt.Errorf("key %d: %w", i, err)
 			}
-			out = append(out, &pubKey{wild: true, fam: fam, key: k})
+			out = append(out, &pubKey{wild: true, fam: fam, key: k, private: private})
 		}
 		if len(out) == 0 {
 			return nil, errors.New("no keys given")
 		}
 		return out, nil
-	case s.path != "":
+	case s.isPath:
+		if s.path == "" {
+			return nil, errors.New("the path is empty: give the key file's path (if it comes from an environment variable, is that variable set?)")
+		}
 		data, err := readFileLimited(s.path, DefaultMaxResponseSize)
 		if err != nil {
 			return nil, err

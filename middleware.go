@@ -40,6 +40,13 @@ func (v *Verifier) OptionalAuth(next http.Handler) http.Handler {
 }
 
 func (v *Verifier) middleware(next http.Handler, optional bool) http.Handler {
+	if next == nil {
+		name := "RequireAuth"
+		if optional {
+			name = "OptionalAuth"
+		}
+		panic("jwtauth: " + name + "(nil): pass the handler to protect, e.g. v." + name + "(mux)")
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if v.allowPreflight && r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			// Answered here, never passed on: next would serve an unauthenticated request (a route
@@ -52,6 +59,10 @@ func (v *Verifier) middleware(next http.Handler, optional bool) http.Handler {
 			if optional && errors.Is(err, ErrNoToken) {
 				next.ServeHTTP(w, r)
 				return
+			}
+			if !errors.Is(err, ErrNoToken) {
+				// No token is the first step of a challenge, not a fault worth a log line.
+				v.refusals.log(r.Context(), err)
 			}
 			v.refuse(w, r, err)
 			return

@@ -356,3 +356,9 @@ func TestChallenge_IsWhatRequireAuthSends(t *testing.T) {
 	}
 	assert.Equal(t, `Bearer realm="api", error="insufficient_scope", scope="admin"`, f.v.Challenge(claims.CheckScopes("admin")))
 }
+
+func TestRequireAuth_NilHandlerPanicsAtConstruction(t *testing.T) {
+	f := newLocal(t, "ES256")
+	assert.PanicsWithValue(t, "jwtauth: RequireAuth(nil): pass the handler to protect, e.g. v.RequireAuth(mux)", func() { f.v.RequireAuth(nil) })
+	assert.PanicsWithValue(t, "jwtauth: OptionalAuth(nil): pass the handler to protect, e.g. v.OptionalAuth(mux)", func() { f.v.OptionalAuth(nil) })
+}

@@ -3,6 +3,7 @@ package jwtauth
 import (
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // Auth0 is the preset for an Auth0 tenant: issuer "https://DOMAIN/", keys from
@@ -16,7 +17,9 @@ func Auth0(domain string, audiences ...string) TrustedIssuer {
 		Algorithms: []string{"RS256"},
 		Keys:       RemoteJWKS("https://" + d + "/.well-known/jwks.json"),
 	}
-	if d == "" || strings.ContainsAny(d, "/?#@ ") {
+	if d == "" || strings.ContainsFunc(d, func(r rune) bool { return strings.ContainsRune("/?#@", r) || unicode.IsSpace(r) }) {
+		// No issuer: New names the entry by index rather than by a made-up "https:///".
+		ti.Issuer = ""
 		ti.Keys = errSource{fmt.Errorf("Auth0 domain %q is not a host name: use the tenant domain, e.g. dev-abc.us.auth0.com", domain)}
 	}
 	return ti

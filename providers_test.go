@@ -7,6 +7,7 @@ import (
 
 	"github.com/jwtauth-go/jwtauth"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestAuth0_PresetDerivesIssuerAndKeySet(t *testing.T) {
@@ -22,5 +23,30 @@ func TestAuth0_PresetDerivesIssuerAndKeySet(t *testing.T) {
 	for _, bad := range []string{"", "dev/abc", "a b"} {
 		_, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{jwtauth.Auth0(bad, "api")}})
 		assert.ErrorContains(t, err, "Auth0 domain")
+	}
+}
+
+func TestPresets_ReportBadInputInTheirOwnTerms(t *testing.T) {
+	cases := []struct {
+		name    string
+		ti      jwtauth.TrustedIssuer
+		want    string
+		unwants []string
+	}{
+		{"Auth0 with an empty domain", jwtauth.Auth0("", "api"),
+			`jwtauth: Config.Issuers[0]: Auth0 domain "" is not a host name: use the tenant domain, e.g. dev-abc.us.auth0.com`,
+			[]string{"https:///", "Issuer is empty"}},
+		{"Auth0 with a newline", jwtauth.Auth0("dev-abc.us.auth0.com\n", "api"), `Auth0 domain "dev-abc.us.auth0.com\n" is not a host name`, nil},
+		{"OIDC with an empty issuer", jwtauth.OIDC("", "api"), "Discover: the issuer URL is empty", []string{"RemoteJWKS"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{tc.ti}})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			for _, u := range tc.unwants {
+				assert.NotContains(t, err.Error(), u)
+			}
+		})
 	}
 }

@@ -157,7 +157,7 @@ func newSigningKey(key crypto.Signer, alg, kid string) (*SigningKey, error) {
 	} else if a = lookupAlg(alg); a == nil {
 		return nil, fmt.Errorf("algorithm %q is not supported: %s", alg, algAdvice(alg))
 	} else if a.fam != fam {
-		return nil, fmt.Errorf("algorithm %s does not fit a %s key (it needs %s)", alg, fam, a.fam)
+		return nil, fmt.Errorf("algorithm %s does not fit an %s key (it needs %s)", alg, fam, a.fam)
 	}
 	if kid == "" {
 		if kid, err = thumbprint(pub); err != nil {
@@ -374,7 +374,7 @@ func parsePrivateJWK(raw []byte, m jwkMeta) (*SigningKey, error) {
 		if !m.hasPrivate {
 			return nil, errors.New("has no private part (d): this is a public key; signing needs the private JWK")
 		}
-		return nil, fmt.Errorf("a %s key cannot sign JWS tokens", quote(m.kty))
+		return nil, fmt.Errorf("an %s key cannot sign JWS tokens", quote(m.kty))
 	}
 	return newSigningKey(signer, m.alg, m.kid)
 }

@@ -122,7 +122,7 @@ func TestNewSigningKey_AlgMustFitTheKey(t *testing.T) {
 		{"Ed25519 implies EdDSA", ed, "", "EdDSA", false},
 		{"pointer to Ed25519", &ed, "", "EdDSA", false},
 		{"RSA may use PS512", rsaKey, "PS512", "PS512", false},
-		{"ES384 on P-256", ec256, "ES384", "does not fit a EC P-256 key", true},
+		{"ES384 on P-256", ec256, "ES384", "does not fit an EC P-256 key", true},
 		{"RS256 on EC", ec256, "RS256", "does not fit", true},
 		{"EdDSA on RSA", rsaKey, "EdDSA", "does not fit", true},
 		{"HMAC", ec256, "HS256", "HMAC", true},
