@@ -1,5 +1,5 @@
 // Package jwtauthgrpc protects gRPC services with jwtauth: server interceptors that verify the bearer token of
-// each call and check per-method scopes, and per-RPC credentials that send tokens from a client.
+// each call and check per-method scopes and roles, and per-RPC credentials that send tokens from a client.
 //
 // The token comes from the "authorization" metadata under the same rules as the HTTP middleware (see
 // jwtauth.BearerToken), the claims reach handlers through jwtauth.ClaimsFromContext, and refusals carry the
@@ -8,7 +8,7 @@
 //	auth, err := jwtauthgrpc.New(jwtauthgrpc.Config{
 //		Verifier: v,
 //		Methods: map[string]jwtauthgrpc.Rule{
-//			"/grpc.health.v1.Health/*":   {Public: true},
+//			"/grpc.health.v1.Health/*": {Public: true},
 //			"/shop.Orders/CancelOrder": {Scopes: []string{"orders:write"}, AnyRole: []string{"support", "admin"}},
 //		},
 //	})
@@ -43,9 +43,9 @@ type Config struct {
 	// service ("/pkg.Service/*"). A method's own entry wins over its service's. Health checks and reflection
 	// are protected like any other service unless listed here as Public:
 	//
-	//	"/grpc.health.v1.Health/*":                       {Public: true},
-	//	"/grpc.reflection.v1.ServerReflection/*":         {Public: true},
-	//	"/grpc.reflection.v1alpha.ServerReflection/*":    {Public: true},
+	//	"/grpc.health.v1.Health/*":                    {Public: true},
+	//	"/grpc.reflection.v1.ServerReflection/*":      {Public: true},
+	//	"/grpc.reflection.v1alpha.ServerReflection/*": {Public: true},
 	Methods map[string]Rule
 	// Default is the rule of methods not in Methods. The zero Rule requires a valid token and nothing more.
 	Default Rule
