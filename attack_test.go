@@ -379,7 +379,7 @@ func atkNewFixture(t *testing.T) *atkFixture {
 	var err error
 	f.v, err = jwtauth.New(context.Background(), jwtauth.Config{
 		Issuers: []jwtauth.TrustedIssuer{{Issuer: atkIss, Audiences: []string{atkAud}, Algorithms: algs,
-			Keys: jwtauth.RemoteJWKS(jwks.URL + "/.well-known/jwks.json")}},
+			Keys: jwtauth.RemoteJWKS(jwks.URL + "/.well-known/jwks.json"), Roles: atkRoleClaims}},
 		Clock:  func() time.Time { return atkNow },
 		Logger: atkQuietLogger(),
 	})
@@ -446,6 +446,7 @@ type atkRow struct {
 	req         func() *http.Request
 	sources     bool     // use the verifier with the cookie and query sources on
 	scopes      []string // when set, the route is RequireAuth(RequireScope(scopes...)(handler))
+	roles       []string // when set, the route is RequireAuth(RequireRole(roles...)(handler))
 	status      int
 	code        string // error= of WWW-Authenticate; "" for none
 	// attacker marks tokens made without any trusted private key (forged, unsigned, or signed by a key the
@@ -466,7 +467,16 @@ const (
 	atkClassClaims    = "claims"
 	atkClassScopes    = "scopes"
 	atkClassJWKS      = "jwks-content"
+	atkClassRoles     = "roles"
 )
+
+// atkRoleClaims are where the attack fixture's issuer carries roles: one of each shape a profile sets.
+var atkRoleClaims = []jwtauth.RoleClaim{
+	jwtauth.RolesAt("roles"),
+	jwtauth.RolesAt("realm_access", "roles"),
+	jwtauth.RolesAt("https://example.com/roles"),
+	jwtauth.RoleMapAt("urn:zitadel:iam:org:project:roles"),
+}
 
 // atkSizedToken is a valid token of exactly n bytes, padded through a custom claim and, when base64 cannot
 // hit n (a length of 1 mod 4 is impossible), a custom header member.
@@ -924,6 +934,82 @@ func atkRows(f *atkFixture) []atkRow {
 		atkRow{class: atkClassClaims, name: "jti as a number", req: atkBearer(atkES(nil, map[string]any{"jti": 7})), status: 401, code: "invalid_token"},
 	)
 
+	// --- roles: no RFC; each provider documents its claim (Entra roles, Keycloak realm_access.roles, Auth0
+	// namespaced claims, Zitadel's object keyed by role). A role is granted only by an exact, case-sensitive
+	// string at a configured path; every other shape grants nothing (403), names are matched after JSON
+	// unescaping like every other reader, and a claim too large to be real refuses the token (401).
+	rl := []string{"admin"}
+	zitadel := "urn:zitadel:iam:org:project:roles"
+	many := make([]string, 1025)
+	for i := range many {
+		many[i] = fmt.Sprintf("r%04d", i)
+	}
+	dups := make([]string, 1000)
+	for i := range dups {
+		dups[i] = "admin"
+	}
+	rolesDeep := any([]string{"admin"})
+	for i := 0; i < 40; i++ {
+		rolesDeep = []any{rolesDeep}
+	}
+	rolesRaw := func(members string) func() *http.Request {
+		return atkBearer(atkESRaw(`{"alg":"ES256","kid":"es-1","typ":"JWT"}`,
+			fmt.Sprintf(`{"iss":%q,"aud":%q,"sub":"user-1","exp":%d,%s}`, atkIss, atkAud, future, members)))
+	}
+	role := func(name string, claims map[string]any, status int) atkRow {
+		code := ""
+		switch status {
+		case 401:
+			code = "invalid_token"
+		case 403:
+			code = "insufficient_scope"
+		}
+		return atkRow{class: atkClassRoles, name: name, roles: rl, req: atkBearer(atkES(nil, claims)), status: status, code: code}
+	}
+	add(
+		role("roles array grants", map[string]any{"roles": []string{"user", "admin"}}, 200),
+		role("roles as one string grants that role", map[string]any{"roles": "admin"}, 200),
+		role("roles string is never split on spaces", map[string]any{"roles": "user admin"}, 403),
+		role("roles string is never split on commas", map[string]any{"roles": "user,admin"}, 403),
+		role("role in upper case", map[string]any{"roles": []string{"ADMIN"}}, 403),
+		role("role with trailing space", map[string]any{"roles": []string{"admin "}}, 403),
+		role("role prefix", map[string]any{"roles": []string{"admin:read"}}, 403),
+		role("role wildcard", map[string]any{"roles": []string{"*"}}, 403),
+		role("claim name in another case", map[string]any{"Roles": []string{"admin"}}, 403),
+		role("claim name in upper case", map[string]any{"ROLES": []string{"admin"}}, 403),
+		role("claim name with long s (folds to s)", map[string]any{"roleſ": []string{"admin"}}, 403),
+		role("roles as an object keyed by role at an array path", map[string]any{"roles": map[string]any{"admin": true}}, 403),
+		role("roles as an array of objects", map[string]any{"roles": []any{map[string]any{"name": "admin"}}}, 403),
+		role("roles as nested arrays", map[string]any{"roles": []any{[]string{"admin"}}}, 403),
+		role("roles as a number", map[string]any{"roles": 1}, 403),
+		role("roles as true", map[string]any{"roles": true}, 403),
+		role("roles nested past the depth limit", map[string]any{"roles": rolesDeep}, 401),
+		role("roles from an unconfigured claim", map[string]any{"groups": []string{"admin"}}, 403),
+		role("scope admin is not role admin", map[string]any{"scope": "admin"}, 403),
+		role("Keycloak realm roles grant", map[string]any{"realm_access": map[string]any{"roles": []string{"admin"}}}, 200),
+		role("Keycloak realm_access as a string", map[string]any{"realm_access": "admin"}, 403),
+		role("dotted top-level name is not the nested path", map[string]any{"realm_access.roles": []string{"admin"}}, 403),
+		role("Keycloak roles one level too deep", map[string]any{"realm_access": map[string]any{"roles": map[string]any{"roles": []string{"admin"}}}}, 403),
+		role("namespaced claim grants", map[string]any{"https://example.com/roles": []string{"admin"}}, 200),
+		role("namespaced claim of another namespace", map[string]any{"https://evil.example/roles": []string{"admin"}}, 403),
+		role("Zitadel object keyed by role grants", map[string]any{zitadel: map[string]any{"admin": map[string]any{"1": "org.example"}}}, 200),
+		role("Zitadel member set to false", map[string]any{zitadel: map[string]any{"admin": false}}, 403),
+		role("Zitadel member set to null", map[string]any{zitadel: map[string]any{"admin": nil}}, 403),
+		role("Zitadel claim as an array", map[string]any{zitadel: []string{"admin"}}, 403),
+		role("Zitadel claim as a string", map[string]any{zitadel: "admin"}, 403),
+		role("1025 roles refuse the token", map[string]any{"roles": many}, 401),
+		role("1000 duplicates count once", map[string]any{"roles": dups}, 200),
+		role("a role over 1 KiB refuses the token", map[string]any{"roles": []string{strings.Repeat("a", 1025), "admin"}}, 401),
+		atkRow{class: atkClassRoles, name: "escaped slashes in a namespaced name", roles: rl, req: rolesRaw(`"https:\/\/example.com\/roles":["admin"]`), status: 200},
+		atkRow{class: atkClassRoles, name: "unicode escape in the claim name", roles: rl, req: rolesRaw(`"\u0072oles":["admin"]`), status: 200},
+		atkRow{class: atkClassRoles, name: "unicode escape in the role", roles: rl, req: rolesRaw(`"roles":["\u0061dmin"]`), status: 200},
+		atkRow{class: atkClassRoles, name: "duplicate roles claim", roles: rl, req: rolesRaw(`"roles":["user"],"roles":["admin"]`), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassRoles, name: "duplicate nested roles member", roles: rl, req: rolesRaw(`"realm_access":{"roles":["user"],"roles":["admin"]}`), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassRoles, name: "role with CRLF is not echoed", roles: rl, req: atkBearer(atkES(nil, map[string]any{"roles": []string{"admin\r\nX-Injected: 1"}})), status: 403, code: "insufficient_scope", probes: []string{"X-Injected"}},
+		atkRow{class: atkClassRoles, name: "admin role signed by an untrusted key", roles: rl, attacker: true,
+			req: atkBearer(att("ES256", k.attEC, map[string]any{"alg": "ES256", "kid": "es-1"}, map[string]any{"roles": []string{"admin"}})), status: 401, code: "invalid_token"},
+	)
+
 	// --- scopes: RFC 6749 §3.3 (scope is space-delimited, case-sensitive scope-tokens), RFC 8693 §4.2 and
 	// RFC 9068 §2.2.3 (scope is a string), CONTRACTS.md (scp string or array, permissions array), RFC 6750
 	// §3.1 (403 insufficient_scope with the required scope). A scope claim of the wrong JSON type makes the
@@ -1000,6 +1086,8 @@ func atkCheck(t *testing.T, row atkRow, w *httptest.ResponseRecorder, reached in
 		return
 	case row.code == "":
 		assert.Equal(t, []string{"Bearer"}, challenge, "a request without a bearer token gets a bare challenge")
+	case row.code == "insufficient_scope" && len(row.roles) > 0:
+		assert.Equal(t, []string{`Bearer error="insufficient_scope", error_description="insufficient role"`}, challenge)
 	case row.code == "insufficient_scope":
 		assert.Equal(t, []string{`Bearer error="insufficient_scope", scope="` + strings.Join(row.scopes, " ") + `"`}, challenge)
 	default:
@@ -1072,6 +1160,9 @@ func TestAttack_CraftedRequestsGetTheContractOutcome(t *testing.T) {
 			var h http.Handler = rec
 			if len(row.scopes) > 0 {
 				h = jwtauth.RequireScope(row.scopes...)(h)
+			}
+			if len(row.roles) > 0 {
+				h = jwtauth.RequireRole(row.roles...)(h)
 			}
 			h = v.RequireAuth(h)
 			r := row.req()

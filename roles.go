@@ -28,8 +28,8 @@ type RoleClaim struct {
 	// Path is the member names leading to the claim, outermost first. Members are matched exactly and
 	// case-sensitively.
 	Path []string
-	// MemberNames reads the claim as a JSON object whose member names are the roles (values are ignored).
-	// Otherwise the claim is a string (one role, not split) or an array of strings.
+	// MemberNames reads the claim as a JSON object whose member names are the roles; a member whose value is
+	// false or null grants nothing, any other value is ignored. Otherwise the claim is a string (one role, not split) or an array of strings.
 	MemberNames bool
 }
 
@@ -95,6 +95,7 @@ type roleExtractor struct {
 
 func (x *roleExtractor) walk(r *jsonReader, depth int, rc RoleClaim) bool {
 	path := rc.Path[depth:]
+	r.ws()
 	if r.i >= len(r.b) || r.b[r.i] != '{' {
 		return r.skip(depth)
 	}
@@ -111,13 +112,17 @@ func (x *roleExtractor) walk(r *jsonReader, depth int, rc RoleClaim) bool {
 
 // take reads the claim's value.
 func (x *roleExtractor) take(r *jsonReader, depth int, memberNames bool) bool {
+	r.ws()
 	if r.i >= len(r.b) {
 		return r.fail("expected a value")
 	}
 	switch c := r.b[r.i]; {
 	case memberNames && c == '{':
 		return r.object(depth, func(name []byte) bool {
-			x.add(name)
+			// {"admin": false} must not read as a grant of admin.
+			if !r.literal("false") && !r.literal("null") {
+				x.add(name)
+			}
 			return r.skip(depth + 1)
 		})
 	case !memberNames && c == '"':
@@ -158,6 +163,11 @@ func (x *roleExtractor) take(r *jsonReader, depth int, memberNames bool) bool {
 		}
 	}
 	return r.skip(depth)
+}
+
+// literal reports whether the value at r is the JSON literal lit, without consuming it.
+func (r *jsonReader) literal(lit string) bool {
+	return len(r.b)-r.i >= len(lit) && string(r.b[r.i:r.i+len(lit)]) == lit
 }
 
 func (x *roleExtractor) add(b []byte) {

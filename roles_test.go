@@ -1,6 +1,7 @@
 package jwtauth_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -75,6 +76,7 @@ func TestVerify_RolesOfTheWrongShapeGrantNothing(t *testing.T) {
 		{"null", jwtauth.RolesAt("roles"), nil, nil},
 		{"object where an array is expected", jwtauth.RolesAt("roles"), map[string]any{"admin": true}, nil},
 		{"array where an object is expected", jwtauth.RoleMapAt("roles"), []string{"admin"}, nil},
+		{"false or null members of an object", jwtauth.RoleMapAt("roles"), map[string]any{"admin": false, "root": nil, "user": map[string]any{}, "ops": true}, []string{"ops", "user"}},
 		{"string where an object is expected", jwtauth.RoleMapAt("roles"), "admin", nil},
 		{"non-string elements are skipped", jwtauth.RolesAt("roles"), []any{1, "user", map[string]any{"admin": true}, []string{"admin"}, nil, false}, []string{"user"}},
 		{"nested arrays are not flattened", jwtauth.RolesAt("roles"), [][]string{{"admin"}}, nil},
@@ -261,4 +263,132 @@ func TestClaims_CheckRolesReturnsTheMiddlewaresError(t *testing.T) {
 	assert.Equal(t, "insufficient role", e.Description())
 	assert.Equal(t, `Bearer error="insufficient_scope", error_description="insufficient role"`, (&jwtauth.Verifier{}).Challenge(err))
 	assert.ErrorIs(t, c.CheckAnyRole("b"), jwtauth.ErrInsufficientRole)
+}
+
+func TestVerify_ReadsRolesWhateverTheWhitespace(t *testing.T) {
+	f := newLocal(t, "ES256", withRoles(jwtauth.RolesAt("realm_access", "roles"), jwtauth.RoleMapAt("z")))
+	payload := fmt.Sprintf(" \n{ \"iss\" : %q , \"aud\":%q,\"exp\":%d, \"realm_access\" :\t{ \"roles\" :\r\n [ \"a\" , 1 ,\n\"b\" ] } ,\"z\": { \"c\" : { } , \"d\" :\tfalse } } \n",
+		testIssuer, testAudience, f.clock.Now().Unix()+60)
+	c, err := f.verify(f.raw(`{"alg":"ES256","kid":"k1"}`, payload))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b", "c"}, c.Roles)
+}
+
+// FuzzRoles checks the roles walker against encoding/json on every payload Verify accepts: the same roles (as
+// a set, without duplicates), and ErrRolesTooLarge exactly when the claims hold too many or too long roles.
+//
+//	go test -run '^$' -fuzz '^FuzzRoles$' -fuzztime 20s .
+func FuzzRoles(f *testing.F) {
+	fx := newLocal(f, "ES256", withRoles(jwtauth.RolesAt("roles"), jwtauth.RolesAt("a", "b"),
+		jwtauth.RoleMapAt("m"), jwtauth.RolesAt("x.y/z")), func(c *jwtauth.Config) {
+		c.MaxTokenSize = 1 << 20
+		c.Issuers[0].InsecureSkipAudienceCheck = true
+		c.Issuers[0].Audiences = nil
+	})
+	for _, seed := range []string{
+		`"roles":["a","b"]`, `"roles":"a"`, `"roles":[1,"a",{"b":1},["c"],null]`,
+		`"a":{"b":["x"]},"roles":["x"]`, `"a":"b"`, `"a":{"b":{"b":["x"]}}`,
+		`"m":{"r1":{},"r2":false,"r3":null,"r4":true}`, `"m":["r1"]`, `"x.y/z":["q"]`, `"x":{"y/z":["q"]}`,
+		` "roles" : [ "a" , "" , "a" ] `, `"roles":["\u0061","a"]`, `"r\u006fles":["a"]`,
+	} {
+		f.Add(seed)
+	}
+	exp := fx.clock.Now().Unix() + 60
+	f.Fuzz(func(t *testing.T, members string) {
+		payload := fmt.Sprintf(`{"iss":%q,"exp":%d,%s}`, testIssuer, exp, members)
+		c, err := fx.verify(fx.raw(`{"alg":"ES256","kid":"k1"}`, payload))
+		if err != nil && !errors.Is(err, jwtauth.ErrRolesTooLarge) {
+			return // refused for another reason: nothing to compare
+		}
+		var doc map[string]any
+		require.NoError(t, json.Unmarshal([]byte(payload), &doc), "Verify accepted what encoding/json refuses")
+		want := map[string]bool{}
+		tooLarge := false
+		add := func(s string) {
+			if len(s) > 1024 {
+				tooLarge = true
+			}
+			if s != "" {
+				want[s] = true
+			}
+		}
+		at := func(path ...string) any {
+			var v any = doc
+			for _, p := range path {
+				m, ok := v.(map[string]any)
+				if !ok {
+					return nil
+				}
+				v = m[p]
+			}
+			return v
+		}
+		for _, path := range [][]string{{"roles"}, {"a", "b"}, {"x.y/z"}} {
+			switch v := at(path...).(type) {
+			case string:
+				add(v)
+			case []any:
+				for _, e := range v {
+					if s, ok := e.(string); ok {
+						add(s)
+					}
+				}
+			}
+		}
+		if m, ok := at("m").(map[string]any); ok {
+			for k, v := range m {
+				if v != nil && v != false {
+					add(k)
+				}
+			}
+		}
+		if len(want) > 1024 {
+			tooLarge = true
+		}
+		if tooLarge {
+			assert.ErrorIs(t, err, jwtauth.ErrRolesTooLarge)
+			return
+		}
+		require.NoError(t, err)
+		got := map[string]bool{}
+		for _, r := range c.Roles {
+			assert.False(t, got[r], "duplicate role %q", r)
+			got[r] = true
+		}
+		assert.Equal(t, want, got)
+	})
+}
+
+// BenchmarkVerify_Roles measures what reading roles adds to a verification: none configured, and Keycloak's
+// realm and client roles in a typical access token. The cache is on, so the signature check does not hide it.
+func BenchmarkVerify_Roles(b *testing.B) {
+	claims := map[string]any{
+		"realm_access":    map[string]any{"roles": []string{"offline_access", "uma_authorization", "admin"}},
+		"resource_access": map[string]any{"my-app": map[string]any{"roles": []string{"reports", "refunds"}}, "account": map[string]any{"roles": []string{"view-profile"}}},
+		"email":           "user@example.com",
+	}
+	for _, bc := range []struct {
+		name string
+		rcs  []jwtauth.RoleClaim
+	}{
+		{"none", nil},
+		{"keycloak", []jwtauth.RoleClaim{jwtauth.RolesAt("realm_access", "roles"), jwtauth.RolesAt("resource_access", "my-app", "roles")}},
+	} {
+		for _, cached := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%s/cached=%v", bc.name, cached), func(b *testing.B) {
+				f := newLocal(b, "ES256", withRoles(bc.rcs...), func(c *jwtauth.Config) {
+					if cached {
+						c.CacheSize = 16
+					}
+				})
+				tok := f.token(nil, claims)
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := f.verify(tok); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
 }
