@@ -69,6 +69,41 @@ func WithAudience(aud string) Option { return func(p *IdP) { p.audience = aud } 
 // WithClock sets the clock used for iat and exp of minted tokens.
 func WithClock(now func() time.Time) Option { return func(p *IdP) { p.now = now } }
 
+// WithIssuer sets the issuer (iss of minted tokens, TrustedIssuer.Issuer, the discovery document's issuer).
+// A path is appended to the IdP's URL and discovery is served under it: "/" gives the trailing slash Auth0
+// uses, "/realms/main" a Keycloak realm. An absolute URL is used as it is, for provider-shaped tokens
+// (https://login.microsoftonline.com/TENANT/v2.0); TrustedIssuer still fetches keys from JWKSURL.
+func WithIssuer(issuer string) Option { return func(p *IdP) { p.issuer = issuer } }
+
+// WithTLS serves the IdP over https with a self-signed certificate; Client returns a client that trusts it
+// (put it in jwtauth.JWKSOptions.HTTPClient).
+func WithTLS() Option { return func(p *IdP) { p.tls = true } }
+
+// WithHeader adds members to the header of every token the IdP signs, for provider-shaped tokens (x5t,
+// typ "at+jwt"). Members given to Sign win; a nil value leaves the member out.
+func WithHeader(members map[string]any) Option {
+	return func(p *IdP) { p.header = mergeMaps(p.header, members) }
+}
+
+// WithClaims sets default claims of every minted token, for provider-shaped tokens: Entra's tid, Cognito's
+// client_id and token_use, Okta's scp. They override iss, aud, iat and exp, Mint's claims override them, and
+// a nil value leaves the claim out (WithClaims(map[string]any{"aud": nil}) for tokens without aud).
+func WithClaims(claims map[string]any) Option {
+	return func(p *IdP) { p.claims = mergeMaps(p.claims, claims) }
+}
+
+// mergeMaps returns a copy of base with extra's entries set, keeping nil values (they mean "leave out").
+func mergeMaps(base, extra map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(extra))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
 // TB is the part of testing.TB an IdP needs; *testing.T and *testing.B satisfy it.
 type TB interface {
 	Helper()
@@ -85,6 +120,10 @@ type IdP struct {
 	audience string
 	now      func() time.Time
 	closing  chan struct{}
+	issuer   string         // WithIssuer: a path on the IdP's URL, or an absolute issuer
+	tls      bool           // WithTLS
+	header   map[string]any // WithHeader
+	claims   map[string]any // WithClaims
 
 	mu        sync.Mutex
 	keys      []*key // published, in order of creation
@@ -112,16 +151,26 @@ func NewIdP(tb TB, opts ...Option) *IdP {
 	if jwt.GetSigningMethod(p.alg) == nil || strings.HasPrefix(p.alg, "HS") || p.alg == "none" {
 		tb.Fatalf("jwtauthtest: unsupported algorithm %q", p.alg)
 	}
+	if p.issuer != "" && !strings.HasPrefix(p.issuer, "/") && !strings.Contains(p.issuer, "://") {
+		tb.Fatalf("jwtauthtest: WithIssuer(%q): give a path (/realms/main) or an absolute URL", p.issuer)
+	}
 	p.active = p.newKey()
 	p.keys = []*key{p.active}
-	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
-	p.other = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	start := httptest.NewServer
+	if p.tls {
+		start = httptest.NewTLSServer
+	}
+	p.srv = start(http.HandlerFunc(p.serve))
+	p.other = start(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(p.JWKS())
 	}))
 	tb.Cleanup(p.Close)
 	return p
 }
+
+// Client returns an HTTP client for the IdP: with WithTLS, one that trusts its certificate.
+func (p *IdP) Client() *http.Client { return p.srv.Client() }
 
 // Close stops the IdP. It is called automatically at the end of the test.
 func (p *IdP) Close() {
@@ -136,8 +185,21 @@ func (p *IdP) Close() {
 	p.other.Close()
 }
 
-// Issuer is the IdP's issuer identifier (its base URL, no trailing slash).
-func (p *IdP) Issuer() string { return p.srv.URL }
+// Issuer is the IdP's issuer identifier: its base URL (no trailing slash), or as set by WithIssuer.
+func (p *IdP) Issuer() string {
+	if strings.HasPrefix(p.issuer, "/") {
+		return p.srv.URL + p.issuer
+	}
+	if p.issuer != "" {
+		return p.issuer
+	}
+	return p.srv.URL
+}
+
+// discoveryPath is where the IdP serves its discovery document, as jwtauth.Discover looks for it.
+func (p *IdP) discoveryPath() string {
+	return strings.TrimSuffix(p.issuer, "/") + "/.well-known/openid-configuration"
+}
 
 // JWKSURL is where the IdP serves its JWK Set.
 func (p *IdP) JWKSURL() string { return p.srv.URL + "/.well-known/jwks.json" }
@@ -250,9 +312,9 @@ func (p *IdP) JWKS() []byte {
 	return b
 }
 
-// Mint returns a token signed by the active key. Unless claims sets them, iss is the IdP's issuer, aud its
-// audience, iat now and exp one hour later; a claim set to nil is left out (Mint({"exp": nil}) makes a token
-// without exp). The header is {"alg", "kid", "typ": "JWT"}.
+// Mint returns a token signed by the active key. Unless claims (or WithClaims) set them, iss is the IdP's
+// issuer, aud its audience, iat now and exp one hour later; a claim set to nil is left out (Mint({"exp": nil})
+// makes a token without exp). The header is {"alg", "kid", "typ": "JWT"} plus WithHeader's members.
 func (p *IdP) Mint(claims map[string]any) string {
 	now := p.now()
 	full := map[string]any{
@@ -261,29 +323,33 @@ func (p *IdP) Mint(claims map[string]any) string {
 		"iat": now.Unix(),
 		"exp": now.Add(time.Hour).Unix(),
 	}
-	for k, v := range claims {
-		if v == nil {
-			delete(full, k)
-			continue
+	for _, set := range []map[string]any{p.claims, claims} {
+		for k, v := range set {
+			if v == nil {
+				delete(full, k)
+				continue
+			}
+			full[k] = v
 		}
-		full[k] = v
 	}
-	return p.Sign(map[string]any{"typ": "JWT"}, full)
+	return p.Sign(mergeMaps(map[string]any{"typ": "JWT"}, p.header), full)
 }
 
-// Sign signs the given claims with the active key under the given header, to which alg and kid are added
-// unless present (set them to nil to leave them out).
+// Sign signs the given claims with the active key under the given header, to which alg, kid and WithHeader's
+// members are added unless present (set them to nil to leave them out).
 func (p *IdP) Sign(header, claims map[string]any) string {
 	p.mu.Lock()
 	k := p.active
 	p.mu.Unlock()
 	h := map[string]any{"alg": p.alg, "kid": k.kid}
-	for name, v := range header {
-		if v == nil {
-			delete(h, name)
-			continue
+	for _, set := range []map[string]any{p.header, header} {
+		for name, v := range set {
+			if v == nil {
+				delete(h, name)
+				continue
+			}
+			h[name] = v
 		}
-		h[name] = v
 	}
 	hb, err := json.Marshal(h)
 	if err != nil {
@@ -398,7 +464,7 @@ func (p *IdP) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		body = p.JWKS()
-	case "/.well-known/openid-configuration":
+	case p.discoveryPath(), "/.well-known/openid-configuration":
 		p.discovery.Add(1)
 		body, _ = json.Marshal(map[string]any{
 			"issuer":                                p.Issuer(),
