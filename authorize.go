@@ -40,7 +40,7 @@ func authorize(name string, check func(*Claims) *Error) func(http.Handler) http.
 				return
 			}
 			if e := check(c); e != nil {
-				c.v.refuse(w, r, e)
+				c.v.refuseAuthorization(w, r, e)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -53,5 +53,14 @@ func authorize(name string, check func(*Claims) *Error) func(http.Handler) http.
 // (Deny, Reject, an error of Verify) keeps that answer; any other error is answered as Deny(err). Use it for
 // checks made inside a handler, such as whether the caller owns the requested record.
 func (v *Verifier) Refuse(w http.ResponseWriter, r *http.Request, err error) {
-	v.refuse(w, r, Deny(err))
+	v.refuseAuthorization(w, r, Deny(err))
+}
+
+// refuseAuthorization logs (rate-limited, like token refusals) and answers a refusal after authentication.
+// v is nil for claims that no Verifier made (a test's NewContext).
+func (v *Verifier) refuseAuthorization(w http.ResponseWriter, r *http.Request, e *Error) {
+	if v != nil {
+		v.refusals.log(r.Context(), e)
+	}
+	v.refuse(w, r, e)
 }

@@ -2,6 +2,7 @@ package jwtauth_test
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -239,4 +240,23 @@ func TestRequireAuth_ValidateRefusalGoesThroughErrorHandler(t *testing.T) {
 	assert.Equal(t, 499, serve(g.v.RequireAuth(&okHandler{}), "Bearer "+g.token(nil, nil)).Code)
 	assert.ErrorIs(t, got, errNotOwner)
 	assert.ErrorIs(t, got, jwtauth.ErrTokenRejected)
+}
+
+func TestAuthorization_RefusalsAreLoggedLikeTokenRefusals(t *testing.T) {
+	var logs logCapture
+	f := newLocal(t, "ES256", withRoles(jwtauth.RolesAt("roles")), func(c *jwtauth.Config) { c.Logger = logs.logger(slog.LevelInfo) })
+	tok := "Bearer " + f.token(nil, map[string]any{"roles": []string{"user"}, "scope": "read"})
+	deny := jwtauth.Require(func(*jwtauth.Claims) error { return errNotOwner })
+	for _, mw := range []func(http.Handler) http.Handler{jwtauth.RequireRole("admin"), jwtauth.RequireScope("write"), deny} {
+		assert.Equal(t, 403, serve(f.v.RequireAuth(mw(&okHandler{})), tok).Code)
+	}
+	var reasons, statuses []any
+	for _, r := range logs.records(refusedMsg) {
+		reasons, statuses = append(reasons, r["reason"]), append(statuses, r["status"])
+	}
+	assert.Equal(t, []any{"insufficient role", "insufficient scope", "access denied"}, reasons)
+	assert.Equal(t, []any{403.0, 403.0, 403.0}, statuses)
+	assert.Contains(t, logs.String(), errNotOwner.Error(), "the user's reason is in the log")
+	assert.Equal(t, 200, serve(f.v.RequireAuth(jwtauth.RequireRole("user")(&okHandler{})), tok).Code)
+	assert.Len(t, logs.records(refusedMsg), 3, "granted requests are not logged")
 }

@@ -47,8 +47,8 @@ var (
 	// ErrTokenRejected means a TrustedIssuer.Validate hook, or Reject, refused the token after every built-in
 	// check passed.
 	ErrTokenRejected = errors.New("jwtauth: token rejected")
-	// ErrRolesTooLarge means the token's roles claim (TrustedIssuer.Roles) holds more than MaxRoles roles or a
-	// role longer than MaxRoleLength bytes.
+	// ErrRolesTooLarge means the token's roles claims (TrustedIssuer.Roles) hold more than 1024 distinct roles
+	// or a role longer than 1024 bytes: more than any provider sends, so the token is refused (401).
 	ErrRolesTooLarge = errors.New("jwtauth: roles claim too large")
 )
 
