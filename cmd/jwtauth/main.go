@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -56,8 +57,7 @@ func runWith(now func() time.Time, args []string, stdin io.Reader, stdout, stder
 			if c := findCommand(rest[0]); c != nil {
 				return c.run(e, []string{"-h"})
 			}
-			e.topUsage(fmt.Sprintf("unknown command %q", rest[0]))
-			return exitUsage
+			return e.topUsageError(fmt.Sprintf("unknown command %q", rest[0]))
 		}
 		e.topUsage("")
 		return exitOK
@@ -65,11 +65,9 @@ func runWith(now func() time.Time, args []string, stdin io.Reader, stdout, stder
 	c := findCommand(name)
 	if c == nil {
 		if strings.HasPrefix(name, "-") {
-			e.topUsage(fmt.Sprintf("flag %s comes before any command", name))
-		} else {
-			e.topUsage(fmt.Sprintf("unknown command %q", name))
+			return e.topUsageError(fmt.Sprintf("flag %s comes before any command", name))
 		}
-		return exitUsage
+		return e.topUsageError(fmt.Sprintf("unknown command %q", name))
 	}
 	return c.run(e, rest)
 }
@@ -94,7 +92,7 @@ type command struct {
 
 // commands returns the subcommands in the order of the help text.
 func commands() []*command {
-	return []*command{cmdKeygen(), cmdPub(), cmdSign(), cmdVerify(), cmdDecode()}
+	return []*command{cmdKeygen(), cmdPub(), cmdSign(), cmdVerify(), cmdDecode(), cmdVersion()}
 }
 
 func findCommand(name string) *command {
@@ -155,18 +153,54 @@ func (e *env) usage(c *command, fs *flag.FlagSet) {
 	_, _ = io.WriteString(e.stderr, b.String())
 }
 
-// usageError reports a usage problem followed by the command's help, and returns exitUsage.
-func (e *env) usageError(c *command, fs *flag.FlagSet, format string, args ...any) int {
-	fmt.Fprintf(e.stderr, "jwtauth %s: %s\n\n", c.name, fmt.Sprintf(format, args...))
-	e.usage(c, fs)
+// usageError reports a usage problem in one line with a hint to the command's help, and returns exitUsage.
+// The whole help would bury the problem.
+func (e *env) usageError(c *command, _ *flag.FlagSet, format string, args ...any) int {
+	fmt.Fprintf(e.stderr, "jwtauth %s: %s\nRun 'jwtauth %s -h' for its flags and examples.\n", c.name, fmt.Sprintf(format, args...), c.name)
+	return exitUsage
+}
+
+// topUsageError is usageError before any command was found.
+func (e *env) topUsageError(problem string) int {
+	fmt.Fprintf(e.stderr, "jwtauth: %s\nRun 'jwtauth -h' for the list of commands.\n", problem)
 	return exitUsage
 }
 
 // fail reports a failed operation and returns exitFail. The library's "jwtauth: " prefix is dropped, since
-// every line already starts with the command.
+// every line already starts with the command, and library field names become the flags that set them.
 func (e *env) fail(c *command, err error) int {
-	fmt.Fprintf(e.stderr, "jwtauth %s: %s\n", c.name, trimPrefix(err.Error()))
+	fmt.Fprintf(e.stderr, "jwtauth %s: %s\n", c.name, flagTerms(trimPrefix(err.Error())))
 	return exitFail
+}
+
+// libraryTerms maps the library's configuration names, as its errors spell them, to the CLI's flags. The CLI
+// builds one TrustedIssuer or IssuerConfig from its flags, so "Config.Issuers[0]" says nothing to its user.
+var libraryTerms = strings.NewReplacer(
+	"JWKSOptions.InsecureAllowHTTP", "-insecure-allow-http",
+	"TrustedIssuer.Algorithms", "-alg",
+	"configured Algorithms", "-alg list",
+	"to Algorithms", "to -alg",
+	"Issuer has leading", "-iss has leading",
+	"IssuerConfig.Issuer", "-iss",
+	"IssuerConfig.Audience", "-aud",
+	"IssuerConfig.TTL", "-ttl",
+	"IssuerConfig.Keys is", "-key has no keys:",
+	"IssuerConfig.ActiveKeyID", "-kid",
+	"LocalKeysFile: ", "key file: ",
+	"RemoteJWKS: ", "-jwks: ",
+	"Discover: ", "-discover: ",
+)
+
+// issuerEntry matches the prefix New gives to each problem of a trusted issuer; signingKey names a key of
+// IssuerConfig.Keys, which the CLI read from -key.
+var (
+	issuerEntry = regexp.MustCompile(`Config\.Issuers\[0\](?: \("(?:[^"\\]|\\.)*"\))?: `)
+	signingKey  = regexp.MustCompile(`IssuerConfig\.Keys\[(\d+)\]`)
+)
+
+func flagTerms(msg string) string {
+	msg = signingKey.ReplaceAllString(issuerEntry.ReplaceAllString(msg, ""), "key $1 of -key")
+	return libraryTerms.Replace(msg)
 }
 
 func trimPrefix(msg string) string {

@@ -20,15 +20,18 @@ const (
 func cmdSign() *command {
 	return &command{
 		name:     "sign",
-		synopsis: `-key FILE [-kid KID] -iss ISSUER -aud AUDIENCE... -sub SUBJECT [-scope "a b"] [-ttl 15m] [-claim NAME=VALUE]...`,
+		synopsis: `-key FILE [-kid KID] -iss ISSUER -aud AUDIENCE... -sub SUBJECT [-scope "a b"] [-ttl 15m] [-iat TIME] [-claim NAME=VALUE]...`,
 		summary:  "print a signed token",
 		about: `Prints a token signed with a private key from FILE (a JWK Set, a JWK, PEM, or base64 of those;
 - reads standard input), as jwtauth.Issuer mints them: header {"alg","kid","typ":"JWT"},
 claims iss, sub, aud, iat, nbf, exp, a random jti, then scope and the -claim values.
 -claim VALUE is JSON when it parses as JSON (42, true, ["a","b"], {"k":1}, "quoted"), else a
-string. iss, sub, aud, exp, nbf, iat and jti come from the other flags and cannot be -claim'ed.`,
+string. iss, sub, aud, exp, nbf, iat and jti come from the other flags and cannot be -claim'ed.
+For tests, -iat moves the issue time (exp is -iat plus -ttl): -iat -2h -ttl 1h mints a token
+that expired an hour ago, -iat +10m one issued in the future.`,
 		example: `jwtauth sign -key key.json -iss https://login.example.com -aud orders-api -sub user-1 \
-  -scope "read:orders write:orders" -ttl 1h -claim email=ann@example.com -claim admin=true`,
+  -scope "read:orders write:orders" -ttl 1h -claim email=ann@example.com -claim admin=true
+jwtauth sign -key key.json -iss https://login.example.com -aud orders-api -sub user-1 -iat -2h -ttl 1h  # expired, for tests`,
 		run: runSign,
 	}
 }
@@ -45,6 +48,8 @@ func runSign(e *env, args []string) int {
 	scope := fs.String("scope", "", "space-separated `SCOPES` (scope claim)")
 	ttl := ttlFlag(defaultTTL)
 	fs.Var(&ttl, "ttl", "token lifetime `DURATION`: a Go duration (90s, 15m, 1h) or whole seconds, at most 24h")
+	var iat iatFlag
+	fs.Var(&iat, "iat", "for tests: issue `TIME`, RFC 3339 or relative to now (-2h, +10m); exp is TIME plus -ttl (default: now)")
 	var claimArgs stringList
 	fs.Var(&claimArgs, "claim", "extra claim `NAME=VALUE`, VALUE as JSON if it parses, else a string; repeatable")
 	positional, code, ok := e.parse(c, fs, args)
@@ -75,6 +80,11 @@ func runSign(e *env, args []string) int {
 	if err != nil {
 		return e.usageError(c, fs, "%v", err)
 	}
+	for _, name := range []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti"} {
+		if _, ok := claims[name]; ok {
+			return e.usageError(c, fs, "-claim %s: %s is set from -iss, -sub, -aud, -iat and -ttl (jti is random); remove this -claim", name, name)
+		}
+	}
 	if *scope != "" {
 		if _, ok := claims["scope"]; ok {
 			return e.usageError(c, fs, "scope is given both by -scope and by -claim; use one")
@@ -95,20 +105,78 @@ func runSign(e *env, args []string) int {
 		TTL:         time.Duration(ttl),
 		Keys:        keys,
 		ActiveKeyID: *kid,
-		Clock:       e.now,
+		Clock:       iat.clock(e.now),
 	})
 	if err != nil { // the flags were checked above, so the problem is in FILE (two keys with one kid)
 		return e.fail(c, err)
 	}
 	token, err := issuer.Issue(*sub, claims)
-	if errors.Is(err, jwtauth.ErrReservedClaim) {
-		return e.usageError(c, fs, "-claim: %s", trimPrefix(err.Error()))
-	}
 	if err != nil {
 		return e.fail(c, err)
 	}
 	fmt.Fprintln(e.stdout, token)
+	if iat.set {
+		issued := iat.at(e.now())
+		exp := issued.Add(time.Duration(ttl))
+		state := "valid now"
+		switch now := e.now(); {
+		case !now.Before(exp):
+			state = "already expired"
+		case issued.After(now):
+			state = "issued in the future"
+		}
+		fmt.Fprintf(e.stderr, "jwtauth sign: test token (-iat): issued %s, expires %s: %s\n",
+			issued.UTC().Format(time.RFC3339), exp.UTC().Format(time.RFC3339), state)
+	}
 	return exitOK
+}
+
+// iatFlag is -iat: an RFC 3339 time, or a duration relative to now.
+type iatFlag struct {
+	set      bool
+	abs      time.Time
+	relative time.Duration
+	isRel    bool
+}
+
+func (f *iatFlag) String() string {
+	switch {
+	case !f.set:
+		return ""
+	case f.isRel:
+		return f.relative.String()
+	}
+	return f.abs.Format(time.RFC3339)
+}
+
+func (f *iatFlag) Set(v string) error {
+	if d, err := time.ParseDuration(v); err == nil {
+		*f = iatFlag{set: true, relative: d, isRel: true}
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return errors.New("not an RFC 3339 time (2026-01-02T15:04:05Z) or a duration relative to now (-2h, +10m)")
+	}
+	*f = iatFlag{set: true, abs: t}
+	return nil
+}
+
+// at is the issue time for the clock reading now.
+func (f *iatFlag) at(now time.Time) time.Time {
+	if f.isRel {
+		return now.Add(f.relative)
+	}
+	return f.abs
+}
+
+// clock is the Issuer's clock: now, or the -iat time fixed at the moment of signing.
+func (f *iatFlag) clock(now func() time.Time) func() time.Time {
+	if !f.set {
+		return now
+	}
+	t := f.at(now())
+	return func() time.Time { return t }
 }
 
 // parseClaims turns NAME=VALUE arguments into claims: VALUE is JSON when it is valid JSON, else a string.

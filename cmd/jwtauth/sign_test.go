@@ -241,5 +241,45 @@ func TestSign_DuplicateKidsInFileExitOne(t *testing.T) {
 	r := cli(t, clock(fixedNow), "", "sign", "-key", path, "-iss", testIss, "-aud", testAud, "-sub", "u")
 	assert.Equal(t, exitFail, r.code)
 	assert.Empty(t, r.stdout)
-	assert.Equal(t, `jwtauth sign: IssuerConfig.Keys[1]: kid "same" is used by another key: kids must be unique`+"\n", r.stderr)
+	assert.Equal(t, `jwtauth sign: key 1 of -key: kid "same" is used by another key: kids must be unique`+"\n", r.stderr)
+}
+
+func TestSign_IatMintsExpiredAndFutureTestTokens(t *testing.T) {
+	key := keygen(t)
+	cases := []struct {
+		iat, ttl string
+		state    string
+		verify   string // the reason verify gives, "" when valid
+	}{
+		{"-2h", "1h", "already expired", "token expired"},
+		{"+10m", "1h", "issued in the future", "token is not valid before"},
+		{"-10m", "1h", "valid now", ""},
+		{fixedNow.Add(-48 * time.Hour).Format(time.RFC3339), "1h", "already expired", "token expired"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.iat, func(t *testing.T) {
+			r := cli(t, clock(fixedNow), "", "sign", "-key", key, "-iss", testIss, "-aud", testAud, "-sub", "s", "-iat", tc.iat, "-ttl", tc.ttl)
+			require.Equal(t, exitOK, r.code, r.stderr)
+			assert.Contains(t, r.stderr, "jwtauth sign: test token (-iat): issued ")
+			assert.True(t, strings.HasSuffix(r.stderr, ": "+tc.state+"\n"), r.stderr)
+			token := strings.TrimSpace(r.stdout)
+			d := cli(t, clock(fixedNow), "", "decode", token)
+			var out struct {
+				Claims struct{ Iat, Exp int64 } `json:"claims"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(d.stdout), &out))
+			assert.Equal(t, int64(3600), out.Claims.Exp-out.Claims.Iat, "exp is -iat plus -ttl")
+
+			v := cli(t, clock(fixedNow), "", "verify", "-key", key, "-iss", testIss, "-aud", testAud, token)
+			if tc.verify == "" {
+				assert.Equal(t, exitOK, v.code, v.stderr)
+				return
+			}
+			assert.Equal(t, exitFail, v.code)
+			assert.Contains(t, v.stderr, tc.verify)
+		})
+	}
+	r := cli(t, clock(fixedNow), "", "sign", "-key", key, "-iss", testIss, "-aud", testAud, "-sub", "s", "-iat", "yesterday")
+	assert.Equal(t, exitUsage, r.code)
+	assert.Equal(t, `jwtauth sign: invalid value "yesterday" for flag -iat: not an RFC 3339 time (2026-01-02T15:04:05Z) or a duration relative to now (-2h, +10m)`+"\nRun 'jwtauth sign -h' for its flags and examples.\n", r.stderr)
 }

@@ -26,7 +26,7 @@ The keys come from exactly one of -jwks, -key or -discover. -alg defaults to wha
 imply: a key with an alg member verifies that algorithm only, a key without one every
 algorithm of its type (RSA: RS256..PS512; EC P-256, P-384, P-521: ES256, ES384, ES512;
 Ed25519: EdDSA); none and HMAC are never accepted. Remote URLs must be https, or http on
-localhost, 127.0.0.0/8 or ::1.`,
+localhost, 127.0.0.0/8 or ::1 (any host with -insecure-allow-http).`,
 		example: `jwtauth verify -key key.json -iss https://login.example.com -aud orders-api "$TOKEN"
 jwtauth verify -jwks https://dev-abc.us.auth0.com/.well-known/jwks.json \
   -iss https://dev-abc.us.auth0.com/ -aud https://api.example.com -alg RS256 < token.txt
@@ -44,6 +44,7 @@ func runVerify(e *env, args []string) int {
 	iss := fs.String("iss", "", "expected `ISSUER` (iss), compared exactly: a trailing slash matters")
 	var auds stringList
 	fs.Var(&auds, "aud", "accepted `AUDIENCE` (aud); repeat to accept any of several")
+	insecureHTTP := fs.Bool("insecure-allow-http", false, "accept plain http -jwks and -discover URLs on any host, not only loopback (a docker-compose network); anyone on the path can substitute the keys")
 	algFlag := fs.String("alg", "", "comma-separated `LIST` of accepted algorithms, e.g. RS256,ES256 (default: what the keys imply)")
 	positional, code, ok := e.parse(c, fs, args)
 	if !ok {
@@ -123,7 +124,7 @@ func runVerify(e *env, args []string) int {
 	v, err := jwtauth.New(ctx, jwtauth.Config{
 		Issuers: []jwtauth.TrustedIssuer{{Issuer: issuer, Audiences: auds, Algorithms: algs, Keys: source}},
 		Clock:   e.now,
-		JWKS:    jwtauth.JWKSOptions{FetchTimeout: fetchTimeout},
+		JWKS:    jwtauth.JWKSOptions{FetchTimeout: fetchTimeout, InsecureAllowHTTP: *insecureHTTP},
 		Logger:  newLogger(e),
 	})
 	if err != nil {

@@ -131,7 +131,7 @@ func TestVerify_BadKeyFileExitsOne(t *testing.T) {
 	missing := t.TempDir() + "/missing.json"
 	r := cli(t, clock(fixedNow), "", "verify", "-key", missing, "-iss", testIss, "-aud", testAud, "a.b.c")
 	assert.Equal(t, exitFail, r.code)
-	assert.Equal(t, "jwtauth verify: Config.Issuers[0] (\"https://login.example.com\"): LocalKeysFile: open "+missing+": no such file or directory\n", r.stderr)
+	assert.Equal(t, "jwtauth verify: key file: open "+missing+": no such file or directory\n", r.stderr)
 
 	oct := writeFile(t, "oct.json", []byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`))
 	r = cli(t, clock(fixedNow), "", "verify", "-key", oct, "-iss", testIss, "-aud", testAud, "a.b.c")
