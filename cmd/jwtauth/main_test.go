@@ -84,7 +84,7 @@ func TestRun_UsageErrorsExitTwo(t *testing.T) {
 		firstLine string
 		hint      string // the second and last line
 	}{
-				{"unknown command", []string{"frobnicate"}, `jwtauth: unknown command "frobnicate"`, "Run 'jwtauth -h' for the list of commands."},
+		{"unknown command", []string{"frobnicate"}, `jwtauth: unknown command "frobnicate"`, "Run 'jwtauth -h' for the list of commands."},
 		{"flag before command", []string{"-v"}, "jwtauth: flag -v comes before any command", "Run 'jwtauth -h' for the list of commands."},
 		{"help for unknown command", []string{"help", "nope"}, `jwtauth: unknown command "nope"`, "Run 'jwtauth -h' for the list of commands."},
 		{"verify with two key sources", []string{"verify", "-key", key, "-jwks", key, "-iss", "https://i", "-aud", "a", "t.t.t"},
