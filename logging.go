@@ -81,6 +81,16 @@ func (l *refusalLog) summary(ctx context.Context, kind *failure, n int) {
 		"logged_per_minute", refusalLogBurst)
 }
 
+// LogRefusal logs a refused request as RequireAuth does: at INFO, rate-limited per reason, with the error's
+// message (values from the token quoted and truncated) and never the token; ErrNoToken, the first step of a
+// challenge, is not logged. Verify logs its own refusals already: call it for the others (BearerToken's,
+// CheckScopes', CheckRoles', a Deny) when adapting jwtauth to another transport.
+func (v *Verifier) LogRefusal(ctx context.Context, err error) {
+	if err != nil && !errors.Is(err, ErrNoToken) {
+		v.refusals.log(ctx, err)
+	}
+}
+
 // flush reports the refusals not logged yet, at Close.
 func (l *refusalLog) flush() {
 	if l == nil {

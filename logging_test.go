@@ -94,6 +94,22 @@ func TestRequireAuth_LogsRefusedRequestsButNotMissingTokens(t *testing.T) {
 	assert.Equal(t, []any{"malformed credentials", "malformed token"}, reasons)
 }
 
+func TestLogRefusal_LogsAsRequireAuthDoes(t *testing.T) {
+	var logs logCapture
+	f := newLocal(t, "ES256", func(c *jwtauth.Config) { c.Logger = logs.logger(slog.LevelInfo) })
+	ctx := context.Background()
+	_, noToken := jwtauth.BearerToken(nil)
+	f.v.LogRefusal(ctx, noToken)
+	f.v.LogRefusal(ctx, nil)
+	assert.Empty(t, logs.records(refusedMsg), "neither a missing token nor nil is a refusal worth a line")
+	_, two := jwtauth.BearerToken([]string{"Bearer a", "Bearer b"})
+	f.v.LogRefusal(ctx, two)
+	recs := logs.records(refusedMsg)
+	require.Len(t, recs, 1)
+	assert.Equal(t, "malformed credentials", recs[0]["reason"])
+	assert.EqualValues(t, http.StatusBadRequest, recs[0]["status"])
+}
+
 func TestRemoteJWKS_EncryptionKeysAreSkippedQuietly(t *testing.T) {
 	// Keycloak publishes an RSA-OAEP key with use "enc" next to its signing key.
 	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("RS256"))

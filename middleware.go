@@ -60,10 +60,7 @@ func (v *Verifier) middleware(next http.Handler, optional bool) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			if !errors.Is(err, ErrNoToken) {
-				// No token is the first step of a challenge, not a fault worth a log line.
-				v.refusals.log(r.Context(), err)
-			}
+			v.LogRefusal(r.Context(), err)
 			v.refuse(w, r, err)
 			return
 		}

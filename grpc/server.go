@@ -215,6 +215,7 @@ func (a *Interceptor) authorize(ctx context.Context, fullMethod string) (context
 	// All values of the key, so that two of them are refused; this copies them, not the whole metadata.
 	token, err := jwtauth.BearerToken(metadata.ValueFromIncomingContext(ctx, "authorization"))
 	if err != nil {
+		a.v.LogRefusal(ctx, err) // as RequireAuth does; Verify logs its own refusals
 		return ctx, err
 	}
 	c, err := a.v.Verify(ctx, token)
@@ -222,6 +223,7 @@ func (a *Interceptor) authorize(ctx context.Context, fullMethod string) (context
 		return ctx, err
 	}
 	if err := r.authorize(c); err != nil {
+		a.v.LogRefusal(ctx, err)
 		return ctx, err
 	}
 	return jwtauth.NewContext(ctx, c), nil

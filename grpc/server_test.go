@@ -1,11 +1,14 @@
 package jwtauthgrpc_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -269,6 +272,45 @@ func streamCall(c testpb.TestServiceClient) func(context.Context, ...grpc.CallOp
 				return err
 			}
 		}
+	}
+}
+
+// syncBuffer is a log sink the server's goroutines can write to while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRefusals_AreLoggedAsOverHTTPWithoutTheToken(t *testing.T) {
+	var logs syncBuffer
+	f := newFixture(t, func(c *jwtauth.Config) { c.Logger = slog.New(slog.NewJSONHandler(&logs, nil)) })
+	expired := f.idp.Mint(map[string]any{"sub": "user-1", "exp": time.Now().Add(-time.Hour).Unix()})
+	_, err := f.test.EmptyCall(withAuth(t), &testpb.Empty{})
+	require.Equal(t, codes.Unauthenticated, status.Code(err))
+	assert.NotContains(t, logs.String(), "token refused", "no token is the first step of a challenge, not logged")
+	_, err = f.test.EmptyCall(withAuth(t, "Bearer "+expired, "Bearer "+expired), &testpb.Empty{})
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
+	_, err = f.test.EmptyCall(withAuth(t, "Bearer "+expired), &testpb.Empty{})
+	require.Equal(t, codes.Unauthenticated, status.Code(err))
+	_, err = f.test.UnaryCall(withAuth(t, "Bearer "+f.idp.Mint(map[string]any{"sub": "user-1"})), &testpb.SimpleRequest{})
+	require.Equal(t, codes.PermissionDenied, status.Code(err))
+	assert.Contains(t, logs.String(), `"reason":"malformed credentials"`)
+	assert.Contains(t, logs.String(), `"reason":"insufficient scope"`)
+	assert.Contains(t, logs.String(), `"reason":"token expired"`)
+	for _, part := range strings.Split(expired, ".") {
+		assert.NotContains(t, logs.String(), part, "no part of the token is logged")
 	}
 }
 
