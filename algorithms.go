@@ -88,6 +88,9 @@ var (
 	algEdDSA = &algInfo{"EdDSA", famEd25519, 1 << 9, jwt.SigningMethodEdDSA}
 )
 
+// allAlgs is every supported algorithm, for issuers whose keys pin their own.
+const allAlgs = algSet(1<<10 - 1)
+
 // lookupAlg returns the asymmetric algorithm called name (exact, case-sensitive as RFC 7515 requires),
 // or nil. "none" and the HMAC algorithms are never found.
 func lookupAlg(name string) *algInfo {

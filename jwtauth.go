@@ -96,18 +96,32 @@ type Config struct {
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
 
-// TrustedIssuer is one issuer whose tokens a Verifier accepts.
+// TrustedIssuer is one issuer whose tokens a Verifier accepts. The provider profiles (Auth0, Okta, EntraID,
+// Cognito, Keycloak, Google, Firebase, OIDC) fill it in for you, including checks of their own.
 type TrustedIssuer struct {
-	// Issuer is the expected iss claim, compared exactly: a trailing slash matters.
+	// Issuer is the expected iss claim, compared exactly: a trailing slash matters. It may contain the
+	// placeholder {tenantid} once (Entra ID multi-tenant apps); such an issuer matches a token only when the
+	// part of iss in place of the placeholder equals the token's tid claim, so one tenant's token can never
+	// pass as another's.
 	Issuer string
+	// Tenants, for an Issuer with {tenantid}, lists the tenant IDs (tid) accepted. Empty accepts every
+	// tenant the issuer's keys sign for.
+	Tenants []string
 	// Audiences lists accepted audiences; the token's aud (a string or an array) must contain one of them.
 	Audiences []string
 	// InsecureSkipAudienceCheck accepts tokens whatever their aud. Without an audience check, a token minted
 	// for any other API of the same issuer is accepted here too; set it only when the issuer mints tokens for
 	// this service alone.
 	InsecureSkipAudienceCheck bool
+	// AuthorizedParties, when set, lists the client IDs whose tokens are accepted: the token's azp claim (the
+	// client the token was issued to) must be one of them. Profiles whose tokens name the client in another
+	// claim read that one (Cognito: client_id). With Audiences empty, it alone binds tokens to this service.
+	AuthorizedParties []string
 	// Algorithms lists the accepted signature algorithms (RS256, RS384, RS512, PS256, PS384, PS512, ES256,
-	// ES384, ES512, EdDSA). Required: there is no default, so a key set cannot widen what is accepted.
+	// ES384, ES512, EdDSA). With RemoteJWKS or Discover it may be left empty: each key then verifies only its
+	// own JWK alg, or, without one, the algorithms of its type (RSA: RS and PS; EC: the ES of its curve;
+	// Ed25519: EdDSA), so a provider rotating from RS256 to ES256 keeps working. For local keys it is
+	// required. "none" and HMAC are never accepted.
 	Algorithms []string
 	// Keys is where the issuer's public keys come from: RemoteJWKS, Discover, LocalKeys, LocalKeysFile or
 	// PublicKeys.
@@ -121,6 +135,11 @@ type TrustedIssuer struct {
 	// or wraps (Deny for 403). Validate must be safe for concurrent use, fast (it runs on every request) and
 	// must not modify the claims.
 	Validate func(*Claims) error
+
+	// Set by profiles only.
+	aliases      []string            // other spellings of Issuer (Google: accounts.google.com)
+	azpClaim     string              // claim AuthorizedParties is checked against; "" means azp
+	profileCheck func(*Claims) error // the profile's own claim checks, run before Validate
 }
 
 // Outcome describes one verification, for Config.OnVerify and logs. It never holds the token.
@@ -140,7 +159,7 @@ type Outcome struct {
 type Verifier struct {
 	trusts       []*trust
 	byIssuer     map[string]*trust
-	allAlgs      algSet
+	templates    []*trust // issuers matched by template, in configuration order
 	leeway       time.Duration
 	maxAge       time.Duration
 	requiredType string // normalized; "" when none
@@ -165,13 +184,19 @@ type Verifier struct {
 
 // trust is a TrustedIssuer as the Verifier uses it.
 type trust struct {
-	issuer    string
-	audiences []string
-	skipAud   bool
-	algs      algSet
-	keys      keyProvider
-	roles     []RoleClaim
-	validate  func(*Claims) error
+	issuer       string
+	template     *issuerTemplate // nil unless Issuer has {tenantid}
+	tenants      []string
+	audiences    []string
+	skipAud      bool
+	azps         []string
+	azpClaim     string
+	profileCheck func(*Claims) error
+	algs         algSet
+	algNames     []string // as configured; nil when taken from the keys
+	keys         keyProvider
+	roles        []RoleClaim
+	validate     func(*Claims) error
 }
 
 // New validates cfg and returns a Verifier. Remote key sets are fetched before New returns, waiting at most
@@ -251,27 +276,54 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		if ti.Issuer != "" {
 			where = fmt.Sprintf("Config.Issuers[%d] (%q)", i, ti.Issuer)
 		}
+		if es, ok := ti.Keys.(errSource); ok { // a profile given bad arguments: one error says which
+			bad("%s: %v", where, es.err)
+			continue
+		}
 		t := &trust{issuer: ti.Issuer, audiences: append([]string(nil), ti.Audiences...), skipAud: ti.InsecureSkipAudienceCheck,
-			roles: cloneRoleClaims(ti.Roles), validate: ti.Validate}
+			roles: cloneRoleClaims(ti.Roles), validate: ti.Validate,
+			tenants: append([]string(nil), ti.Tenants...), azps: append([]string(nil), ti.AuthorizedParties...),
+			azpClaim: ti.azpClaim, profileCheck: ti.profileCheck}
 		if err := checkRoleClaims(ti.Roles); err != nil {
 			bad("%s: %v", where, err)
 		}
-		_, presetErr := ti.Keys.(errSource) // a preset that already said what is wrong with its input
+		if t.azpClaim == "" {
+			t.azpClaim = "azp"
+		}
+		names := append([]string{ti.Issuer}, ti.aliases...)
 		switch {
 		case ti.Issuer == "":
-			if !presetErr {
-				bad("%s: Issuer is empty: set it to the exact iss your tokens carry", where)
-			}
+			bad("%s: Issuer is empty: set it to the exact iss your tokens carry", where)
 		case hasOuterSpace(ti.Issuer) || strings.ContainsFunc(ti.Issuer, unicode.IsControl):
 			bad("%s: Issuer has leading or trailing whitespace or a control character (a newline from a file or environment variable?): remove it", where)
-		case v.byIssuer[ti.Issuer] != nil:
-			bad("%s: Issuer is listed twice: merge the entries", where)
+		default:
+			for _, name := range names {
+				if v.byIssuer[name] != nil || v.templateListed(name) {
+					bad("%s: Issuer is listed twice (as %q): merge the entries", where, name)
+				}
+			}
+		}
+		tmpl, terr := parseIssuerTemplate(ti.Issuer)
+		if terr != nil {
+			bad("%s: %v", where, terr)
+		}
+		t.template = tmpl
+		if len(ti.Tenants) > 0 && tmpl == nil {
+			bad("%s: Tenants is set but Issuer has no {tenantid} placeholder: Tenants restricts multi-tenant issuers only", where)
+		}
+		for _, tid := range ti.Tenants {
+			if tid == "" || strings.ContainsAny(tid, "/?#{} ") {
+				bad("%s: Tenants contains %q, which is not a tenant ID", where, tid)
+			}
 		}
 		switch {
-		case len(ti.Audiences) == 0 && !ti.InsecureSkipAudienceCheck:
+		case len(ti.Audiences) == 0 && len(ti.AuthorizedParties) == 0 && !ti.InsecureSkipAudienceCheck:
 			bad("%s: Audiences is empty: set the API identifier your tokens carry in aud (or, knowingly, InsecureSkipAudienceCheck)", where)
 		case len(ti.Audiences) > 0 && ti.InsecureSkipAudienceCheck:
 			bad("%s: InsecureSkipAudienceCheck contradicts Audiences: remove InsecureSkipAudienceCheck to check aud against Audiences (recommended), or remove Audiences", where)
+		}
+		if len(ti.Audiences) == 0 && len(ti.AuthorizedParties) > 0 {
+			t.skipAud = true // the client binding replaces the audience one (Cognito access tokens have no aud)
 		}
 		for _, a := range ti.Audiences {
 			switch {
@@ -281,8 +333,24 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 				bad("%s: audience %q has leading or trailing whitespace: remove it", where, a)
 			}
 		}
+		for _, a := range ti.AuthorizedParties {
+			switch {
+			case a == "":
+				bad("%s: AuthorizedParties contains an empty string", where)
+			case hasOuterSpace(a):
+				bad("%s: authorized party %q has leading or trailing whitespace: remove it", where, a)
+			}
+		}
+		remote, isRemote := ti.Keys.(remoteJWKS)
+		if tmpl != nil && isRemote && remote.discover {
+			bad("%s: Discover cannot be used with an Issuer template (the discovery document names one tenant's issuer): use RemoteJWKS with the provider's keys URL", where)
+		}
 		if len(ti.Algorithms) == 0 {
-			bad("%s: Algorithms is empty: list what your issuer signs with, e.g. []string{\"RS256\"}", where)
+			if isRemote {
+				t.algs = allAlgs // each key stays pinned to its own alg or type
+			} else {
+				bad("%s: Algorithms is empty: list what your issuer signs with, e.g. []string{\"RS256\"} (only RemoteJWKS and Discover take them from the keys)", where)
+			}
 		}
 		for _, name := range ti.Algorithms {
 			a := lookupAlg(name)
@@ -291,8 +359,8 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 				continue
 			}
 			t.algs |= a.bit
+			t.algNames = append(t.algNames, name)
 		}
-		v.allAlgs |= t.algs
 		if ti.Keys == nil {
 			bad("%s: Keys is nil: use RemoteJWKS, Discover, LocalKeys, LocalKeysFile or PublicKeys", where)
 		} else {
@@ -302,8 +370,18 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 			}
 			t.keys = kp
 		}
-		if ti.Issuer != "" && v.byIssuer[ti.Issuer] == nil {
-			v.byIssuer[ti.Issuer] = t
+		if ti.Issuer != "" {
+			if tmpl != nil {
+				if !v.templateListed(ti.Issuer) {
+					v.templates = append(v.templates, t)
+				}
+			} else {
+				for _, name := range names {
+					if v.byIssuer[name] == nil {
+						v.byIssuer[name] = t
+					}
+				}
+			}
 		}
 		v.trusts = append(v.trusts, t)
 	}
@@ -454,8 +532,8 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, Outcome) 
 	}
 	o.KeyID, o.Algorithm = h.kid, h.alg
 	alg := lookupAlg(h.alg)
-	if alg == nil || v.allAlgs&alg.bit == 0 {
-		return fail(failAlg, fmt.Sprintf("algorithm %s is not allowed by any trusted issuer", quote(h.alg)))
+	if alg == nil {
+		return fail(failAlg, fmt.Sprintf("algorithm %s is never accepted: %s", quote(h.alg), algAdvice(h.alg)))
 	}
 	if h.crit {
 		return fail(failCrit, "header lists crit parameters; none are supported")
@@ -474,6 +552,12 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, Outcome) 
 	}
 	o.Issuer = p.iss
 	t := v.byIssuer[p.iss]
+	if t == nil && len(v.templates) > 0 && p.hasIss {
+		var msg string
+		if t, msg = v.matchTemplate(p.iss, pb); msg != "" {
+			return fail(failIssuer, msg)
+		}
+	}
 	if t == nil {
 		if !p.hasIss {
 			return fail(failIssuer, "token has no iss claim")
@@ -481,13 +565,19 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, Outcome) 
 		return fail(failIssuer, fmt.Sprintf("issuer %s is not trusted; expected one of %s", quote(p.iss), v.issuerList()))
 	}
 	if t.algs&alg.bit == 0 {
-		return fail(failAlg, fmt.Sprintf("algorithm %s is not allowed for issuer %q (TrustedIssuer.Algorithms)", quote(h.alg), t.issuer))
+		return fail(failAlg, fmt.Sprintf("algorithm %s is not allowed for issuer %q: its TrustedIssuer.Algorithms are %s; add %s there if the issuer signs with it",
+			quote(h.alg), t.issuer, strings.Join(t.algNames, ", "), quote(h.alg)))
 	}
 
 	key, kerr := v.findKey(ctx, t, &h, alg)
 	if kerr != nil {
 		o.Err = kerr
 		return nil, o
+	}
+	if key.issuer != "" {
+		if msg := keyIssuerMismatch(key, p.iss, pb); msg != "" {
+			return fail(failUnknownKey, msg)
+		}
 	}
 
 	sig, ok := decodeSegment(nil, raw.signature)
@@ -509,6 +599,16 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, Outcome) 
 			return fail(failRolesTooLarge, msg+" (TrustedIssuer.Roles of issuer "+quote(t.issuer)+")")
 		}
 		c.Roles = roles
+	}
+	if t.profileCheck != nil {
+		if err := t.profileCheck(c); err != nil {
+			return fail(failRejected, err.Error())
+		}
+	}
+	if len(t.azps) > 0 {
+		if msg := checkAuthorizedParty(t, pb); msg != "" {
+			return fail(failRejected, msg)
+		}
 	}
 	if o.Err = t.check(c); o.Err != nil {
 		return nil, o

@@ -59,6 +59,7 @@ func checkKey(key any) (keyFamily, error) {
 // jwkMeta are the JWK members checked before the key is used, read strictly by their exact names.
 type jwkMeta struct {
 	kty, use, alg, kid string
+	issuer             string // Entra ID's per-key issuer
 	hasUse, hasOps     bool
 	opsVerify          bool
 	hasPrivate         bool
@@ -79,6 +80,8 @@ func readJWKMeta(raw []byte) (jwkMeta, error) {
 			m.alg, ok = r.str()
 		case "kid":
 			m.kid, ok = r.str()
+		case "issuer":
+			m.issuer, ok = r.str()
 		case "key_ops":
 			var ops []string
 			ops, ok = r.stringArray()
@@ -131,7 +134,7 @@ func parseJWK(raw []byte, local bool) (*pubKey, jwkMeta, error) {
 	if pinned != nil && pinned.fam != fam {
 		return nil, m, fmt.Errorf("alg %s does not fit an %s key", m.alg, fam)
 	}
-	return &pubKey{kid: m.kid, wild: local && m.kid == "", fam: fam, alg: m.alg, key: j.Key(), private: m.hasPrivate}, m, nil
+	return &pubKey{kid: m.kid, wild: local && m.kid == "", fam: fam, alg: m.alg, issuer: m.issuer, key: j.Key(), private: m.hasPrivate}, m, nil
 }
 
 // parseJWKSet reads a JWK Set and returns its usable keys; a bad key is skipped and reported, never fatal.

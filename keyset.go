@@ -14,7 +14,10 @@ type pubKey struct {
 	wild bool // a local key given without kid: matches tokens with any kid
 	fam  keyFamily
 	alg  string // the JWK's alg, "" when absent
-	key  crypto.PublicKey
+	// issuer is the JWK's issuer member (Entra ID), "" when absent: the key then signs only for that issuer,
+	// {tenantid} standing for the token's tid.
+	issuer string
+	key    crypto.PublicKey
 	// private is true when the key was configured as a private key, of which only the public part is used.
 	private bool
 }
@@ -108,7 +111,7 @@ func (ks *keySet) lookup(h *header, alg *algInfo) (k *pubKey, notFound bool, err
 // key leaves the set.
 func (ks *keySet) has(k *pubKey) bool {
 	for _, c := range ks.byFam[k.fam] {
-		if c == k || (c.kid == k.kid && c.wild == k.wild && c.alg == k.alg && keysEqual(c.key, k.key)) {
+		if c == k || (c.kid == k.kid && c.wild == k.wild && c.alg == k.alg && c.issuer == k.issuer && keysEqual(c.key, k.key)) {
 			return true
 		}
 	}

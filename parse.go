@@ -624,3 +624,21 @@ func parsePayload(b []byte, p *payload) error {
 	}
 	return nil
 }
+
+// topLevelString finds the top-level member name of a payload that parsePayload has already accepted and
+// returns its value when it is a string. present is false when the member is absent.
+func topLevelString(b []byte, name string) (value string, present, isString bool) {
+	r := jsonReader{b: b}
+	r.object(0, func(n []byte) bool {
+		if string(n) != name {
+			return r.skip(1)
+		}
+		present = true
+		if r.i < len(r.b) && r.b[r.i] == '"' {
+			value, isString = r.str()
+			return isString
+		}
+		return r.skip(1)
+	})
+	return value, present, isString
+}
