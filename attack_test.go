@@ -51,9 +51,12 @@ import (
 )
 
 const (
-	atkIss   = "https://issuer.atk.test/"
-	atkAud   = "https://api.atk.test"
-	atkScope = "read:messages"
+	// atkTmplIss is a multi-tenant issuer of the main verifier (Entra ID's shape), allowing tenant-a and
+	// tenant-b; its key set publishes es-1 for every tenant and tb-only for tenant-b alone.
+	atkTmplIss = "https://login.atk.test/{tenantid}/v2.0"
+	atkIss     = "https://issuer.atk.test/"
+	atkAud     = "https://api.atk.test"
+	atkScope   = "read:messages"
 	// atkCookie and atkQuery name the optional token sources of the "sources on" verifier.
 	atkCookie = "access_token"
 	atkQuery  = "access_token"
@@ -78,6 +81,7 @@ type atkKeyRing struct {
 	dupB     *ecdsa.PrivateKey // published under kid "dup" too
 	priv     *ecdsa.PrivateKey // published WITH its private part d
 	rs1024   *rsa.PrivateKey   // published, too small (RFC 7518 §3.3: 2048 bits or larger MUST be used)
+	tenantB  *ecdsa.PrivateKey // published for the template issuer with an issuer member naming tenant-b only
 }
 
 var atkKeys = sync.OnceValue(func() *atkKeyRing {
@@ -100,7 +104,7 @@ var atkKeys = sync.OnceValue(func() *atkKeyRing {
 		attEC: ec(elliptic.P256()), attP521: ec(elliptic.P521()), attRS: rsaKey(2048),
 		enc: ec(elliptic.P256()), ops: ec(elliptic.P256()), algmis: ec(elliptic.P256()),
 		algcurve: ec(elliptic.P256()), dupA: ec(elliptic.P256()), dupB: ec(elliptic.P256()),
-		priv: ec(elliptic.P256()), rs1024: rsaKey(1024),
+		priv: ec(elliptic.P256()), rs1024: rsaKey(1024), tenantB: ec(elliptic.P256()),
 	}
 })
 
@@ -375,11 +379,20 @@ func atkNewFixture(t *testing.T) *atkFixture {
 	t.Cleanup(att.Close)
 	f.attURL = att.URL
 
+	tenantSet := atkJSON(map[string]any{"keys": []any{
+		atkMerge(atkJWK(&k.es.PublicKey, "es-1", "ES256"), map[string]any{"issuer": atkTmplIss}),
+		atkMerge(atkJWK(&k.tenantB.PublicKey, "tb-only", "ES256"), map[string]any{"issuer": "https://login.atk.test/tenant-b/v2.0"}),
+	}})
+	tenantKeys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(tenantSet) }))
+	t.Cleanup(tenantKeys.Close)
+
 	algs := []string{"RS256", "PS256", "ES256", "ES384"}
 	var err error
 	f.v, err = jwtauth.New(context.Background(), jwtauth.Config{
 		Issuers: []jwtauth.TrustedIssuer{{Issuer: atkIss, Audiences: []string{atkAud}, Algorithms: algs,
-			Keys: jwtauth.RemoteJWKS(jwks.URL + "/.well-known/jwks.json"), Roles: atkRoleClaims}},
+			Keys: jwtauth.RemoteJWKS(jwks.URL + "/.well-known/jwks.json"), Roles: atkRoleClaims},
+			{Issuer: atkTmplIss, Tenants: []string{"tenant-a", "tenant-b"}, Audiences: []string{atkAud}, Algorithms: []string{"ES256"},
+				Keys: jwtauth.RemoteJWKS(tenantKeys.URL + "/common/discovery/v2.0/keys")}},
 		Clock:  func() time.Time { return atkNow },
 		Logger: atkQuietLogger(),
 	})
@@ -468,6 +481,7 @@ const (
 	atkClassScopes    = "scopes"
 	atkClassJWKS      = "jwks-content"
 	atkClassRoles     = "roles"
+	atkClassTemplate  = "issuer-template"
 )
 
 // atkRoleClaims are where the attack fixture's issuer carries roles: one of each shape a profile sets.
@@ -1060,6 +1074,33 @@ func atkRows(f *atkFixture) []atkRow {
 		atkRow{class: atkClassJWKS, name: "key published with its private part", req: atkBearer(att("ES256", k.priv, rsHdr("ES256", "priv"), nil)), status: 401, code: "invalid_token", attacker: true},
 		atkRow{class: atkClassJWKS, name: "RSA exponent 1: forged PKCS#1 signature", req: atkBearer(rsInput("e1") + "." + atkB64(atkPKCS1Forgery(k.rs.N, rsInput("e1")))), status: 401, code: "invalid_token", attacker: true},
 		atkRow{class: atkClassJWKS, name: "trusted key of the same set still verifies", req: atkBearer(atkES(nil, map[string]any{"sub": "after-bad-keys"})), status: 200},
+	)
+
+	// --- issuer templates: Entra ID multi-tenant issuers (https://login.microsoftonline.com/{tenantid}/v2.0)
+	// match only together with tid, exactly (access-token validation docs; Microsoft.IdentityModel's
+	// ValidateSigningKeyIssuer for the per-key issuer). A signature by a trusted key must not let one tenant's
+	// token pass as another's, nor a tenant outside TrustedIssuer.Tenants in.
+	tenantIss := func(tid string) string { return strings.Replace(atkTmplIss, "{tenantid}", tid, 1) }
+	tmpl := func(iss string, tid any) string {
+		return atkES(nil, map[string]any{"iss": iss, "tid": tid})
+	}
+	tbOnly := func(tid string) string {
+		return att("ES256", k.tenantB, rsHdr("ES256", "tb-only"), map[string]any{"iss": tenantIss(tid), "tid": tid})
+	}
+	add(
+		atkRow{class: atkClassTemplate, name: "tenant in the allow-list", req: atkBearer(tmpl(tenantIss("tenant-a"), "tenant-a")), status: 200},
+		atkRow{class: atkClassTemplate, name: "tid differs from the issuer's tenant", req: atkBearer(tmpl(tenantIss("tenant-a"), "tenant-b")), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassTemplate, name: "tenant outside the allow-list", req: atkBearer(tmpl(tenantIss("tenant-c"), "tenant-c")), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassTemplate, name: "template issuer without tid", req: atkBearer(atkES(nil, map[string]any{"iss": tenantIss("tenant-a")})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassTemplate, name: "tid is not a string", req: atkBearer(tmpl(tenantIss("tenant-a"), []string{"tenant-a"})), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassTemplate, name: "tid differs only in case", req: atkBearer(tmpl(tenantIss("tenant-a"), "TENANT-A")), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassTemplate, name: "tenant segment with a slash", req: atkBearer(tmpl(tenantIss("tenant-a/x"), "tenant-a/x")), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassTemplate, name: "empty tenant segment", req: atkBearer(tmpl(tenantIss(""), "")), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassTemplate, name: "the template itself as iss", req: atkBearer(tmpl(atkTmplIss, "{tenantid}")), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassTemplate, name: "key published for tenant-b signs a tenant-a token", req: atkBearer(tbOnly("tenant-a")), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassTemplate, name: "key published for tenant-b signs a tenant-b token", req: atkBearer(tbOnly("tenant-b")), status: 200},
+		atkRow{class: atkClassTemplate, name: "attacker key, allowed tenant", req: atkBearer(att("ES256", k.attEC, rsHdr("ES256", "es-1"), map[string]any{"iss": tenantIss("tenant-a"), "tid": "tenant-a"})), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassTemplate, name: "template tenant's token at the exact issuer", req: atkBearer(atkES(nil, map[string]any{"tid": "tenant-a"})), status: 200},
 	)
 	return rows
 }
