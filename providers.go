@@ -34,7 +34,8 @@ func Auth0(domain string, audiences ...string) TrustedIssuer {
 // Authorization Servers: "https://ORG.okta.com/oauth2/default" or another custom authorization server
 // ("https://ORG.okta.com/oauth2/ausXXXX"), keys from ISSUER/v1/keys; or the org authorization server
 // "https://ORG.okta.com", keys from ISSUER/oauth2/v1/keys, whose access tokens are meant for Okta's own APIs.
-// RS256. Custom domains work the same way. Scopes come from scp (an array).
+// RS256. Custom domains work the same way. Scopes come from scp (an array), roles from groups (a claim you
+// add to the authorization server).
 func Okta(issuer string, audiences ...string) TrustedIssuer {
 	iss := strings.TrimSuffix(issuer, "/")
 	u, err := url.Parse(iss)
@@ -50,7 +51,8 @@ func Okta(issuer string, audiences ...string) TrustedIssuer {
 		}
 		keys = iss + "/v1/keys"
 	}
-	return TrustedIssuer{Issuer: iss, Audiences: audiences, Algorithms: []string{"RS256"}, Keys: RemoteJWKS(keys)}
+	return TrustedIssuer{Issuer: iss, Audiences: audiences, Algorithms: []string{"RS256"}, Keys: RemoteJWKS(keys),
+		Roles: []RoleClaim{RolesAt("groups")}}
 }
 
 // entraConsumers is the tenant ID of personal Microsoft accounts, which "consumers" tokens carry.
@@ -99,6 +101,7 @@ func entra(tenant string, v1 bool, audiences []string) TrustedIssuer {
 		Audiences:  audiences,
 		Algorithms: []string{"RS256"},
 		Keys:       RemoteJWKS("https://login.microsoftonline.com/" + keysTenant + "/discovery/v2.0/keys"),
+		Roles:      []RoleClaim{RolesAt("roles")},
 	}
 	if v1 {
 		ti.Issuer = "https://sts.windows.net/" + tid + "/"
@@ -130,7 +133,7 @@ func isGUID(s string) bool {
 // "https://cognito-idp.REGION.amazonaws.com/POOL", keys from ISSUER/.well-known/jwks.json, RS256. userPoolID
 // is the pool's ID (us-east-1_AbC123; the region is its prefix). Access tokens carry no aud: client_id must
 // be one of clientIDs (the app clients whose tokens are accepted, as AuthorizedParties), and token_use must
-// be "access", so an ID token is refused. Scopes come from scope.
+// be "access", so an ID token is refused. Scopes come from scope, roles from cognito:groups.
 func Cognito(userPoolID string, clientIDs ...string) TrustedIssuer {
 	region, id, ok := strings.Cut(userPoolID, "_")
 	if !ok || !isName(region, "-") || !isName(id, "") {
@@ -145,6 +148,7 @@ func Cognito(userPoolID string, clientIDs ...string) TrustedIssuer {
 		AuthorizedParties: clientIDs,
 		Algorithms:        []string{"RS256"},
 		Keys:              RemoteJWKS(iss + "/.well-known/jwks.json"),
+		Roles:             []RoleClaim{RolesAt("cognito:groups")},
 		azpClaim:          "client_id",
 		profileCheck:      cognitoAccessToken,
 	}
@@ -167,7 +171,8 @@ func cognitoAccessToken(c *Claims) error {
 
 // Keycloak is the profile of a Keycloak realm: issuer "BASE/realms/REALM", keys from
 // ISSUER/protocol/openid-connect/certs, algorithms taken from the keys (Keycloak publishes each key's alg;
-// its encryption key is skipped). base is the server URL, with "/auth" for Keycloak before 17. Keycloak puts
+// its encryption key is skipped). base is the server URL, with "/auth" for Keycloak before 17. Roles are the
+// realm roles (realm_access.roles) and the client roles of each audience (resource_access.AUD.roles). Keycloak puts
 // your client in aud only with an audience mapper; without one, set AuthorizedParties to the clients whose
 // tokens are accepted (checked against azp). ID and refresh tokens are refused (their typ claim is not
 // "Bearer").
@@ -180,9 +185,14 @@ func Keycloak(base, realm string, audiences ...string) TrustedIssuer {
 		return invalidProfile("Keycloak realm %q is not a realm name", realm)
 	}
 	iss := b + "/realms/" + realm
+	roles := []RoleClaim{RolesAt("realm_access", "roles")}
+	for _, a := range audiences {
+		roles = append(roles, RolesAt("resource_access", a, "roles"))
+	}
 	return TrustedIssuer{
 		Issuer:       iss,
 		Audiences:    audiences,
+		Roles:        roles,
 		Keys:         RemoteJWKS(iss + "/protocol/openid-connect/certs"),
 		profileCheck: keycloakBearer,
 	}

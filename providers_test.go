@@ -43,6 +43,7 @@ type providerCase struct {
 	Want   string         `json:"want"` // "ok", or the Error.Description of the refusal
 	Says   string         `json:"says"` // part of the error message
 	Scopes []string       `json:"scopes"`
+	Roles  []string       `json:"roles"`
 }
 
 // providerConfig is one TrustedIssuer of a provider's cases, with the fixture key set that stands in for its
@@ -167,6 +168,9 @@ func runProviderFixtures(t *testing.T, provider string, configs map[string]provi
 				assert.Equal(t, tc.Claims["iss"], c.Issuer)
 				if tc.Scopes != nil {
 					assert.Equal(t, tc.Scopes, c.Scopes)
+				}
+				if tc.Roles != nil {
+					assert.Equal(t, tc.Roles, c.Roles)
 				}
 				return
 			}
