@@ -11,14 +11,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/jwtauth-go/jwtauth"
+	"github.com/jwtauth-go/jwtauth/examples/internal/serve"
 )
 
 func main() {
@@ -49,40 +47,7 @@ func run(getenv func(string) string, stderr io.Writer) int {
 			"error", err.Error())
 	}
 
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		logger.Error("cannot listen", "addr", cfg.addr, "error", err.Error())
-		return 1
-	}
-	srv := &http.Server{
-		Handler:           logRequests(logger, newHandler(v, metrics.handler(v))),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      15 * time.Second, // above JWKSOptions.MaxWait: a request may wait for a key refresh
-		IdleTimeout:       time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	logger.Info("listening", "addr", ln.Addr().String())
-
-	select {
-	case err := <-serveErr:
-		logger.Error("server failed", "error", err.Error())
-		return 1
-	case <-ctx.Done():
-	}
-	stop() // a second signal kills the process at once
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		logger.Error("shutdown", "error", err.Error())
-		return 1
-	}
-	return 0
+	return serve.Run(logger, cfg.addr, logRequests(logger, newHandler(v, metrics.handler(v))))
 }
 
 // logRequests logs one line per request: method, path, status and duration. Never the headers: Authorization

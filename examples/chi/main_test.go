@@ -27,8 +27,8 @@ func startRouter(t *testing.T, idp *jwtauthtest.IdP) *httptest.Server {
 		"ISSUER": idp.Issuer(), "AUDIENCE": idp.Audience(), "JWKS_URL": idp.JWKSURL(), "ALGORITHMS": idp.Algorithm(),
 	}))
 	require.NoError(t, err)
-	cfg.auth.Logger = slog.New(slog.DiscardHandler)
-	v, err := jwtauth.New(t.Context(), cfg.auth)
+	cfg.Auth.Logger = slog.New(slog.DiscardHandler)
+	v, err := jwtauth.New(t.Context(), cfg.Auth)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = v.Close() })
 	srv := httptest.NewServer(newRouter(v))
@@ -184,16 +184,16 @@ func TestLoadConfig(t *testing.T) {
 
 	cfg, err := loadConfig(envMap(full))
 	require.NoError(t, err)
-	assert.Equal(t, ":8080", cfg.addr)
-	assert.Equal(t, []string{"RS256"}, cfg.auth.Issuers[0].Algorithms)
-	assert.Equal(t, []string{"messages-api"}, cfg.auth.Issuers[0].Audiences)
-	assert.Equal(t, "https://login.example.com/", cfg.auth.Issuers[0].Issuer)
+	assert.Equal(t, ":8080", cfg.Addr)
+	assert.Equal(t, []string{"RS256"}, cfg.Auth.Issuers[0].Algorithms)
+	assert.Equal(t, []string{"messages-api"}, cfg.Auth.Issuers[0].Audiences)
+	assert.Equal(t, "https://login.example.com/", cfg.Auth.Issuers[0].Issuer)
 
 	env := without()
 	env["ALGORITHMS"] = " ES256, ,RS256 "
 	cfg, err = loadConfig(envMap(env))
 	require.NoError(t, err)
-	assert.Equal(t, []string{"ES256", "RS256"}, cfg.auth.Issuers[0].Algorithms)
+	assert.Equal(t, []string{"ES256", "RS256"}, cfg.Auth.Issuers[0].Algorithms)
 }
 
 func TestRun_ExitsTwoOnMissingConfiguration(t *testing.T) {
