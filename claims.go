@@ -90,9 +90,10 @@ func ClaimsAs[T any](c *Claims) (T, error) {
 func (c *Claims) RawJSON() json.RawMessage { return append(json.RawMessage(nil), c.raw...) }
 
 // Decode unmarshals the token's payload JSON into dst, a pointer to the caller's own claims struct. It refuses
-// a payload with a top-level member whose name is a case variant of a claim jwtauth reads ("Sub", "EXP",
-// "ſcope") without being it: encoding/json matches names case-insensitively, so dst would get a value that
-// Verify never checked. Prefer ClaimsAs, which decodes once per request.
+// a payload with a member whose name is a case variant of a claim Verify read ("Sub", "EXP", "ſcope", or
+// "Roles" along a TrustedIssuer.Roles path) without being it: encoding/json matches names
+// case-insensitively, so dst would get a value that Verify never checked. Prefer ClaimsAs, which decodes once
+// per request.
 func (c *Claims) Decode(dst any) error {
 	if name, want := c.caseVariant(); name != "" {
 		return fmt.Errorf("jwtauth: decoding claims into %T: the token has a claim %q, a case variant of %q that Verify read; refusing, since encoding/json would confuse them", dst, name, want)
@@ -106,28 +107,55 @@ func (c *Claims) Decode(dst any) error {
 // readClaims are the top-level claims Verify reads by exact name.
 var readClaims = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "scp", "permissions", "cnf"}
 
-// caseVariant finds a top-level member name that equals a claim Verify read under encoding/json's case
-// folding (bytes.EqualFold: Unicode simple folding, so 'ſ' is 's' and 'K' (Kelvin) is 'k') without being it.
+// caseVariant finds a member name that equals, under encoding/json's case folding (bytes.EqualFold: Unicode
+// simple folding, so 'ſ' is 's' and 'K' (Kelvin) is 'k'), a claim Verify read without being it: a top-level
+// registered or scope claim, or any member along a TrustedIssuer.Roles path ("realm_access": {"Roles": ...}).
 func (c *Claims) caseVariant() (name, want string) {
-	var roleNames []string
+	paths := make([][]string, 0, len(readClaims)+4)
+	for i := range readClaims {
+		paths = append(paths, readClaims[i:i+1])
+	}
 	if c.v != nil {
 		for _, t := range c.v.trusts {
 			for _, rc := range t.roles {
-				roleNames = append(roleNames, rc.Path[0])
+				paths = append(paths, rc.Path)
 			}
 		}
 	}
 	r := jsonReader{b: c.raw}
-	r.object(0, func(n []byte) bool {
-		for _, list := range [][]string{readClaims[:], roleNames} {
-			for _, w := range list {
-				if string(n) != w && bytes.EqualFold(n, []byte(w)) {
-					name, want = string(n), w
-					return false
+	return variantIn(&r, 0, paths)
+}
+
+// variantIn checks the members of the object at r against the names paths expect at depth, and descends into
+// those members where a path goes on. It consumes the value at r.
+func variantIn(r *jsonReader, depth int, paths [][]string) (name, want string) {
+	r.ws()
+	if r.i >= len(r.b) || r.b[r.i] != '{' {
+		r.skip(depth)
+		return "", ""
+	}
+	r.object(depth, func(n []byte) bool {
+		var deeper [][]string
+		exact := false
+		for _, p := range paths {
+			if string(n) == p[depth] {
+				exact = true
+				if len(p) > depth+1 {
+					deeper = append(deeper, p)
 				}
 			}
 		}
-		return r.skip(1)
+		for _, p := range paths {
+			if !exact && bytes.EqualFold(n, []byte(p[depth])) {
+				name, want = string(n), strings.Join(p[:depth+1], ".")
+				return false
+			}
+		}
+		if len(deeper) == 0 {
+			return r.skip(depth + 1)
+		}
+		name, want = variantIn(r, depth+1, deeper)
+		return name == ""
 	})
 	return name, want
 }

@@ -165,6 +165,39 @@ func TestDecode_RefusesCaseVariantsOfClaimsVerifyRead(t *testing.T) {
 	}
 }
 
+func TestDecode_RefusesCaseVariantsAlongRolePaths(t *testing.T) {
+	f := newLocal(t, "ES256", withRoles(jwtauth.RolesAt("realm_access", "roles")))
+	type keycloak struct {
+		RealmAccess struct {
+			Roles []string `json:"roles"`
+		} `json:"realm_access"`
+	}
+	cases := []struct {
+		name   string
+		claims map[string]any
+		refuse bool
+	}{
+		{"exact names", map[string]any{"realm_access": map[string]any{"roles": []string{"admin"}}}, false},
+		{"nested variant", map[string]any{"realm_access": map[string]any{"Roles": []string{"admin"}}}, true},
+		{"nested variant with long s", map[string]any{"realm_access": map[string]any{"roleſ": []string{"admin"}}}, true},
+		{"top-level variant", map[string]any{"Realm_Access": map[string]any{"roles": []string{"admin"}}}, true},
+		{"variant under another member is not read", map[string]any{"other": map[string]any{"Roles": []string{"x"}}}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := f.verify(f.token(nil, tc.claims))
+			require.NoError(t, err)
+			got, err := jwtauth.ClaimsAs[keycloak](c)
+			if tc.refuse {
+				assert.ErrorContains(t, err, "a case variant of")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, c.Roles, got.RealmAccess.Roles, "the decoded struct agrees with the verified roles")
+		})
+	}
+}
+
 func TestClaims_CloneKeepsRolesPrivate(t *testing.T) {
 	f := newLocal(t, "ES256", withRoles(jwtauth.RolesAt("roles")), func(c *jwtauth.Config) { c.CacheSize = 16 })
 	tok := f.token(nil, map[string]any{"roles": []string{"a", "b"}, "scope": "s1 s2"})

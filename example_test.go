@@ -205,6 +205,38 @@ func ExampleRequire() {
 	// /accounts/u1 403 access denied
 }
 
+// Check what only your issuer's tokens can tell, inside Verify, so RequireAuth, gRPC and every other caller
+// get it: here Keycloak's azp, the client a token was issued to.
+func ExampleTrustedIssuer_validate() {
+	idp := jwtauthtest.NewIdP(&exampleTB{}, jwtauthtest.WithAlgorithm("ES256"))
+	defer idp.Close()
+	ti := idp.TrustedIssuer()
+	ti.Validate = func(c *jwtauth.Claims) error {
+		if azp, _ := jwtauth.GetClaim[string](c, "azp"); azp != "orders-web" {
+			return fmt.Errorf("azp %q is not orders-web", azp)
+		}
+		return nil
+	}
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{ti}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+
+	for _, azp := range []string{"orders-web", "billing-cli"} {
+		_, err := v.Verify(context.Background(), idp.Mint(map[string]any{"sub": "u1", "azp": azp}))
+		var e *jwtauth.Error
+		if errors.As(err, &e) {
+			fmt.Println(azp, e.Status(), e.Description(), errors.Is(err, jwtauth.ErrTokenRejected))
+			continue
+		}
+		fmt.Println(azp, "accepted")
+	}
+	// Output:
+	// orders-web accepted
+	// billing-cli 401 token not accepted true
+}
+
 // Test a handler without an identity provider: build verified-looking claims and put them in the context.
 func ExampleNewContext() {
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
