@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -164,4 +165,22 @@ func TestLocalKeys_APrivateKeyIsNotedOnceAtInfo(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.Empty(t, logs.records(msg), "public keys are not noted")
+}
+
+// BenchmarkVerify_RefusalFloodIsCheapToLog: past the per-reason budget a refusal costs a lock and a counter,
+// never a log write.
+func BenchmarkVerify_RefusalFloodIsCheapToLog(b *testing.B) {
+	for name, level := range map[string]slog.Level{"logged at INFO": slog.LevelInfo, "logging off": slog.LevelWarn} {
+		b.Run(name, func(b *testing.B) {
+			f := newLocal(b, "ES256", func(c *jwtauth.Config) {
+				c.Logger = slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: level}))
+			})
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					_, _ = f.v.Verify(context.Background(), "not-a-token")
+				}
+			})
+		})
+	}
 }
