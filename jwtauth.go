@@ -66,8 +66,9 @@ type Config struct {
 	// JWKS holds the rarely changed knobs of remote key sets (refresh, timeouts, size caps).
 	JWKS JWKSOptions
 
-	// Logger receives operational events: key set fetches and their failures, skipped keys, and, at debug level,
-	// each verification's outcome. Tokens are never logged. Nil means slog.Default().
+	// Logger receives operational events: key set fetches and their failures, skipped keys, each refused token
+	// at INFO with its reason (at most 10 lines per reason per minute, then a count of those not logged), and,
+	// at debug level, each verification's outcome. Tokens are never logged. Nil means slog.Default().
 	Logger *slog.Logger
 	// OnVerify, when set, is called after each verification with its outcome, for metrics and audit.
 	OnVerify func(ctx context.Context, o Outcome)
