@@ -7,8 +7,8 @@ import (
 )
 
 // Bounds of Claims.Roles: a token beyond them is refused with ErrRolesTooLarge rather than silently cut, so a
-// missing role never looks like a missing grant. Real providers stay far below (Entra switches to a groups
-// overage claim past 200 groups).
+// role lost to a cut never turns into a puzzling 403. Real providers stay far below (Entra switches to a
+// groups overage claim past 200 groups).
 const (
 	maxRoles      = 1024
 	maxRoleLength = 1024
@@ -29,7 +29,8 @@ type RoleClaim struct {
 	// case-sensitively.
 	Path []string
 	// MemberNames reads the claim as a JSON object whose member names are the roles; a member whose value is
-	// false or null grants nothing, any other value is ignored. Otherwise the claim is a string (one role, not split) or an array of strings.
+	// false or null grants nothing, any other value is ignored. Otherwise the claim is a string (one role, not
+	// split) or an array of strings.
 	MemberNames bool
 }
 
