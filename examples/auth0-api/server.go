@@ -55,8 +55,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 
 	// Start from the Auth0 preset (issuer https://DOMAIN/, its JWKS, RS256), then apply the overrides, so the
-	// same server also trusts any OIDC provider or the login server.
-	ti := jwtauth.Auth0(domain, audience)
+	// same server also trusts any OIDC provider or the login server. With both URLs overridden the domain is
+	// not used at all (a bad or empty one is then no error).
+	ti := jwtauth.TrustedIssuer{}
+	if issuer == "" || jwksURL == "" {
+		ti = jwtauth.Auth0(domain, audience) // an invalid domain makes New report it
+	}
+	ti.Audiences, ti.Algorithms = []string{audience}, []string{"RS256"}
 	if issuer != "" {
 		ti.Issuer = issuer
 	}
