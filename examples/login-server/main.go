@@ -44,9 +44,15 @@ type config struct {
 	TrustedProxies []netip.Prefix
 
 	// Not read from the environment.
-	Limits          limits           // zero: CONTRACTS.md's limits
+	Limits          limits           // zero fields: CONTRACTS.md's login limits and the registration limits of README.md
 	HashConcurrency int              // PasswordHasher.MaxConcurrent; zero: its default
 	Clock           func() time.Time // nil: time.Now
+	// HashCap bounds the cost of the stored hashes the server verifies (imported bcrypt and argon2id hashes);
+	// zero fields: defaultHashCap.
+	HashCap hashCap
+	// FailedLoginFloor is the least time any failed login takes. Zero: measured at start, as the time one
+	// verification of the costliest hash HashCap admits takes, plus a margin.
+	FailedLoginFloor time.Duration
 }
 
 // Defaults of CONTRACTS.md.

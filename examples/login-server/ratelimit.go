@@ -12,7 +12,8 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// limits are the login attempt limits of CONTRACTS.md. Zero fields mean the defaults below.
+// limits are the login attempt limits of CONTRACTS.md and the registration limits. Zero fields mean the
+// defaults below.
 type limits struct {
 	IPPerMinute   int           // login attempts per client IP per minute (token bucket refill)
 	IPBurst       int           // bucket size
@@ -21,6 +22,14 @@ type limits struct {
 	// MaxKeys caps how many IPs and how many emails are tracked, each: an attacker spraying addresses or
 	// emails cannot grow memory without bound.
 	MaxKeys int
+
+	// Registration limits: every attempt counts against the client's IP (so probing which emails exist is
+	// limited too); only registrations about to hash a password count against the global bucket, so that junk
+	// requests cannot spend everyone's budget.
+	RegisterIPPerHour int // registration attempts per client IP per hour (token bucket refill)
+	RegisterIPBurst   int // bucket size
+	RegisterPerMinute int // registrations that reach password hashing, all clients together, per minute
+	RegisterBurst     int // bucket size
 }
 
 func (l limits) withDefaults() limits {
@@ -38,6 +47,18 @@ func (l limits) withDefaults() limits {
 	}
 	if l.MaxKeys == 0 {
 		l.MaxKeys = 100_000
+	}
+	if l.RegisterIPPerHour == 0 {
+		l.RegisterIPPerHour = 30
+	}
+	if l.RegisterIPBurst == 0 {
+		l.RegisterIPBurst = 30
+	}
+	if l.RegisterPerMinute == 0 {
+		l.RegisterPerMinute = 60
+	}
+	if l.RegisterBurst == 0 {
+		l.RegisterBurst = 60
 	}
 	return l
 }
@@ -60,8 +81,9 @@ const (
 // loginLimiter enforces both login limits: a token bucket per client IP, and a sliding window of failed
 // attempts per email. It has no goroutine: idle entries are swept as requests come in.
 type loginLimiter struct {
-	lim limits
-	now func() time.Time
+	lim    limits
+	ipRate rate.Limit // refill of each IP's bucket, whose size is lim.IPBurst
+	now    func() time.Time
 
 	mu        sync.Mutex
 	ips       map[string]*ipEntry
@@ -80,8 +102,10 @@ func newLoginLimiter(l limits, now func() time.Time) *loginLimiter {
 	if now == nil {
 		now = time.Now
 	}
+	l = l.withDefaults()
 	return &loginLimiter{
-		lim:    l.withDefaults(),
+		lim:    l,
+		ipRate: rate.Limit(float64(l.IPPerMinute) / 60),
 		now:    now,
 		ips:    make(map[string]*ipEntry),
 		emails: make(map[string]*emailEntry),
@@ -98,10 +122,15 @@ func (l *loginLimiter) allowIP(ip string) (bool, time.Duration) {
 	e := l.ips[ip]
 	if e == nil {
 		makeRoom(l, l.ips, now, func(*ipEntry) bool { return true })
-		e = &ipEntry{bucket: rate.NewLimiter(rate.Limit(float64(l.lim.IPPerMinute)/60), l.lim.IPBurst)}
+		e = &ipEntry{bucket: rate.NewLimiter(l.ipRate, l.lim.IPBurst)}
 		l.ips[ip] = e
 	}
-	r := e.bucket.ReserveN(now, 1)
+	return take(e.bucket, now)
+}
+
+// take takes one token from b at now; when there is none it returns false and how long until there is.
+func take(b *rate.Limiter, now time.Time) (bool, time.Duration) {
+	r := b.ReserveN(now, 1)
 	if !r.OK() {
 		return false, time.Minute
 	}
@@ -111,6 +140,26 @@ func (l *loginLimiter) allowIP(ip string) (bool, time.Duration) {
 	}
 	return true, 0
 }
+
+// registerLimiter enforces the registration limits: a token bucket per client IP, taken by every attempt, and
+// one for all clients together, taken just before a password is hashed.
+type registerLimiter struct {
+	ips    *loginLimiter // only its IP table is used
+	global *rate.Limiter
+}
+
+func newRegisterLimiter(l limits, now func() time.Time) *registerLimiter {
+	l = l.withDefaults()
+	ips := newLoginLimiter(limits{IPBurst: l.RegisterIPBurst, MaxKeys: l.MaxKeys}, now)
+	ips.ipRate = rate.Limit(float64(l.RegisterIPPerHour) / 3600)
+	return &registerLimiter{ips: ips, global: rate.NewLimiter(rate.Limit(float64(l.RegisterPerMinute)/60), l.RegisterBurst)}
+}
+
+// allowIP takes one registration attempt from ip's bucket, as loginLimiter.allowIP.
+func (l *registerLimiter) allowIP(ip string) (bool, time.Duration) { return l.ips.allowIP(ip) }
+
+// allowHash takes one registration from the global bucket.
+func (l *registerLimiter) allowHash() (bool, time.Duration) { return take(l.global, l.ips.now()) }
 
 // beginEmail starts a login attempt for email (lower-cased by the caller). It refuses when the email already
 // has EmailFailures failures inside the window, counting attempts still in flight, so that concurrent guesses

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,20 +36,30 @@ const (
 	maxPageSize     = 1000
 )
 
-// app is the login server: its store, token issuer and verifier, password hasher and login limiter.
+// app is the login server: its store, token issuer and verifier, password hasher and rate limiters.
 type app struct {
-	cfg      config
-	log      *slog.Logger
-	store    *store
-	issuer   *jwtauth.Issuer
-	verifier *jwtauth.Verifier
-	hasher   *jwtauth.PasswordHasher
-	limiter  *loginLimiter
-	handler  http.Handler
+	cfg        config
+	log        *slog.Logger
+	store      *store
+	issuer     *jwtauth.Issuer
+	verifier   *jwtauth.Verifier
+	hasher     *jwtauth.PasswordHasher
+	limiter    *loginLimiter
+	regLimiter *registerLimiter
+	handler    http.Handler
+
+	// hashCap bounds the stored hashes verified at login; failFloor is the least time a failed login takes:
+	// what verifying the costliest hash hashCap admits takes, so that no failure is told apart by its time.
+	hashCap   hashCap
+	failFloor time.Duration
 
 	// registering holds the emails (emailKey) being registered right now: a concurrent duplicate is answered
 	// 409 at once instead of costing a password hash that the UNIQUE constraint would then throw away.
 	registering sync.Map
+
+	// regSlots bounds how many registrations wait for, or hold, a slot of hasher: half of its slots, at least
+	// one. However many registrations queue, a login waits behind at most that many registration hashes.
+	regSlots chan struct{}
 }
 
 // newApp opens the database and builds everything the handlers need. With no keys in cfg it signs with a
@@ -89,18 +100,39 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		_ = verifier.Close()
 		return nil, err
 	}
+	slots := cfg.HashConcurrency
+	if slots <= 0 {
+		slots = runtime.GOMAXPROCS(0)
+	}
 	a := &app{
-		cfg:      cfg,
-		log:      log,
-		store:    st,
-		issuer:   issuer,
-		verifier: verifier,
-		hasher:   &jwtauth.PasswordHasher{MaxConcurrent: cfg.HashConcurrency},
-		limiter:  newLoginLimiter(cfg.Limits, cfg.Clock),
+		cfg:        cfg,
+		log:        log,
+		store:      st,
+		issuer:     issuer,
+		verifier:   verifier,
+		hasher:     &jwtauth.PasswordHasher{MaxConcurrent: slots},
+		limiter:    newLoginLimiter(cfg.Limits, cfg.Clock),
+		regLimiter: newRegisterLimiter(cfg.Limits, cfg.Clock),
+		hashCap:    cfg.HashCap.withDefaults(),
+		failFloor:  cfg.FailedLoginFloor,
+		regSlots:   make(chan struct{}, max(1, slots/2)),
+	}
+	if a.failFloor <= 0 {
+		if a.failFloor, err = a.hashCap.measureFloor(ctx, a.hasher); err != nil {
+			_ = a.Close()
+			return nil, err
+		}
+	}
+	if err := a.reportStoredHashes(ctx); err != nil {
+		_ = a.Close()
+		return nil, err
 	}
 	a.handler = a.accessLog(limitBody(a.routes()))
 	log.Info("signing tokens", "issuer", cfg.Issuer, "audience", cfg.Audience, "ttl", issuer.TTL().String(),
 		"kid", issuer.ActiveKey().KeyID(), "password_policy", cfg.Policy.Name)
+	log.Info("failed logins are padded to the cost of the costliest accepted password hash",
+		"floor_ms", a.failFloor.Milliseconds(), "bcrypt_cost_max", a.hashCap.BcryptCost,
+		"argon2id_memory_kib_max", a.hashCap.Argon2Memory, "argon2id_work_max", a.hashCap.Argon2Work)
 	return a, nil
 }
 
@@ -125,7 +157,7 @@ func (a *app) routeTable() []route {
 		{"POST", "/login", http.HandlerFunc(a.login)},
 		{"GET", "/secret", auth(http.HandlerFunc(a.secret))},
 		{"GET", "/users/me", auth(http.HandlerFunc(a.me))},
-		{"GET", "/admin/users", auth(jwtauth.RequireScope(adminScope)(http.HandlerFunc(a.adminUsers)))},
+		{"GET", "/admin/users", auth(jwtauth.RequireScope(adminScope)(a.requireActiveSuperuser(http.HandlerFunc(a.adminUsers))))},
 		{"GET", "/.well-known/jwks.json", a.issuer.JWKSHandler()},
 		{"GET", "/.well-known/openid-configuration",
 			a.issuer.DiscoveryHandler(strings.TrimSuffix(a.cfg.Issuer, "/") + "/.well-known/jwks.json")},
@@ -170,6 +202,12 @@ type credentials struct {
 }
 
 func (a *app) register(w http.ResponseWriter, r *http.Request) {
+	// The IP limit comes first and counts every attempt, so that probing which emails exist (409) is limited too.
+	if ok, retry := a.regLimiter.allowIP(limiterKey(clientIPFrom(r.Context()))); !ok {
+		a.log.WarnContext(r.Context(), "registration rate limited", "limit", "ip")
+		tooManyRequests(w, retry, "registrations")
+		return
+	}
 	if !hasMediaType(r, "application/json") {
 		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
 		return
@@ -201,9 +239,21 @@ func (a *app) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer a.registering.Delete(key)
+	if ok, retry := a.regLimiter.allowHash(); !ok {
+		a.log.WarnContext(r.Context(), "registration rate limited", "limit", "global")
+		tooManyRequests(w, retry, "registrations")
+		return
+	}
 	hctx, cancel := context.WithTimeout(r.Context(), hashWait)
 	defer cancel()
+	select {
+	case a.regSlots <- struct{}{}:
+	case <-hctx.Done():
+		a.hashError(w, r, fmt.Errorf("waiting for a registration hashing slot: %w", hctx.Err()))
+		return
+	}
 	hash, err := a.hasher.Hash(hctx, c.Password)
+	<-a.regSlots
 	switch {
 	case errors.Is(err, jwtauth.ErrPasswordTooLong):
 		writeError(w, http.StatusUnprocessableEntity, "invalid_password", "password is too long")
@@ -239,19 +289,29 @@ func policyReason(err error) string {
 }
 
 // loginFailed is the one answer for an unknown user, a wrong password and an inactive user, so that none can
-// be told apart from the others.
-func loginFailed(w http.ResponseWriter) {
+// be told apart from the others: the same body, no sooner than failFloor after the request began. The wait
+// holds no hashing slot; it ends early only when ctx does (the client left, or hashWait passed).
+func (a *app) loginFailed(ctx context.Context, w http.ResponseWriter, began time.Time) {
+	if wait := a.failFloor - time.Since(began); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
 	writeError(w, http.StatusUnauthorized, "invalid_credentials", "the email or password is incorrect")
 }
 
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	began := time.Now()
 	ctx, cancel := context.WithTimeout(r.Context(), hashWait)
 	defer cancel()
 	// The IP limit comes first and counts every attempt, well-formed or not.
 	if ok, retry := a.limiter.allowIP(limiterKey(clientIPFrom(ctx))); !ok {
 		a.log.WarnContext(ctx, "login rate limited", "limit", "ip")
-		tooManyRequests(w, retry)
+		tooManyRequests(w, retry, "login attempts")
 		return
 	}
 	email, password, ok := readLoginForm(w, r)
@@ -261,7 +321,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	done, ok, retry := a.limiter.beginEmail(emailKey(email))
 	if !ok {
 		a.log.WarnContext(ctx, "login rate limited", "limit", "email")
-		tooManyRequests(w, retry)
+		tooManyRequests(w, retry, "login attempts")
 		return
 	}
 	outcome := attemptAbandoned
@@ -277,19 +337,27 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		}
 		outcome = attemptFailed
 		a.log.InfoContext(ctx, "login failed", "reason", "unknown_user")
-		loginFailed(w)
+		a.loginFailed(ctx, w, began)
 		return
 	}
 	if err != nil {
 		a.serverError(w, r, "looking up user", err)
 		return
 	}
-	match, needsRehash, err := a.hasher.Verify(ctx, password, u.passwordHash)
+	// A hash over the cap is never computed: it could take longer than the padding of failed logins.
+	var match, needsRehash bool
+	if err = a.hashCap.check(u.passwordHash); err == nil {
+		match, needsRehash, err = a.hasher.Verify(ctx, password, u.passwordHash)
+	}
 	switch {
-	case errors.Is(err, jwtauth.ErrMalformedHash), errors.Is(err, jwtauth.ErrPasswordTooLong):
-		// A broken stored hash, or a password longer than a bcrypt hash can check: a mismatch, after the same
-		// hashing work as any other, so that neither the answer nor its time confirms the user exists.
-		if errors.Is(err, jwtauth.ErrMalformedHash) {
+	case errors.Is(err, errHashOverCap), errors.Is(err, jwtauth.ErrMalformedHash), errors.Is(err, jwtauth.ErrPasswordTooLong):
+		// A broken or too costly stored hash, or a password longer than a bcrypt hash can check: a mismatch,
+		// after hashing work and padding like any other, so that neither the answer nor its time confirms the
+		// user exists.
+		switch {
+		case errors.Is(err, errHashOverCap):
+			a.log.ErrorContext(ctx, errHashOverCap.Error()+"; reset the user's password", "user_id", u.ID, "err", err)
+		case errors.Is(err, jwtauth.ErrMalformedHash):
 			a.log.ErrorContext(ctx, "stored password hash is malformed", "user_id", u.ID)
 		}
 		if err := a.hasher.VerifyUnknownUser(ctx, password); err != nil && !errors.Is(err, jwtauth.ErrPasswordTooLong) {
@@ -309,7 +377,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 			reason = "inactive_user"
 		}
 		a.log.InfoContext(ctx, "login failed", "reason", reason, "user_id", u.ID)
-		loginFailed(w)
+		a.loginFailed(ctx, w, began)
 		return
 	}
 	outcome = attemptSucceeded
@@ -423,6 +491,28 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, u)
 }
 
+// requireActiveSuperuser re-reads the token's user on every request: the admin scope says the user was a
+// superuser when the token was issued, and one demoted, deactivated or deleted since loses access at once,
+// not when the token expires.
+func (a *app) requireActiveSuperuser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := jwtauth.ClaimsFromContext(r.Context())
+		u, err := a.store.userByID(r.Context(), c.Subject)
+		if err != nil && !errors.Is(err, errUserNotFound) {
+			a.serverError(w, r, "looking up user", err)
+			return
+		}
+		if err != nil || !u.IsActive || !u.IsSuperuser {
+			a.log.WarnContext(r.Context(), "admin route refused: the token's user is no longer an active superuser",
+				"user_id", c.Subject)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`", error="insufficient_scope", scope="`+adminScope+`"`)
+			writeError(w, http.StatusForbidden, "insufficient_scope", "the token's user is no longer an active superuser")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 func (a *app) adminUsers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, err1 := queryInt(q.Get("limit"), defaultPageSize, 1, maxPageSize)
@@ -479,11 +569,12 @@ func (a *app) serverError(w http.ResponseWriter, r *http.Request, what string, e
 	writeError(w, http.StatusInternalServerError, "server_error", "internal error; see the server log")
 }
 
-func tooManyRequests(w http.ResponseWriter, retry time.Duration) {
+// tooManyRequests answers 429; what names what was limited ("login attempts", "registrations").
+func tooManyRequests(w http.ResponseWriter, retry time.Duration, what string) {
 	s := retryAfterSeconds(retry)
 	w.Header().Set("Retry-After", strconv.Itoa(s))
 	writeError(w, http.StatusTooManyRequests, "too_many_requests",
-		fmt.Sprintf("too many login attempts; retry in %d seconds", s))
+		fmt.Sprintf("too many %s; retry in %d seconds", what, s))
 }
 
 // JSON helpers.

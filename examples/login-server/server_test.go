@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/jwtauth-go/jwtauth"
 )
@@ -94,6 +97,9 @@ func testConfig(t testing.TB) config {
 		Audience:     "login-server-test",
 		TokenTTL:     10 * time.Minute,
 		Policy:       jwtauth.ClassicPasswordPolicy(),
+		// Measuring the floor at start costs a bcrypt-12 and a 192 MiB-pass argon2id verification, seconds under
+		// -race; the tests of the padding set their own floor.
+		FailedLoginFloor: time.Millisecond,
 	}
 }
 
@@ -496,9 +502,7 @@ func TestLogin_FailuresAreIndistinguishable(t *testing.T) {
 func TestLogin_UpgradesOldHashesAndSurvivesBrokenOnes(t *testing.T) {
 	ts := startServer(t, testConfig(t))
 	ctx := context.Background()
-	// bcrypt (cost 4) of classicPassword, as a user table imported from another system would hold it.
-	const bcryptHash = "$2a$04$shxCZSwoabW354YCypWDieo8YKwVoMljrH1PNhaYXUxvzr13tEpEi"
-	old, err := ts.app.store.createUser(ctx, "legacy@example.com", bcryptHash)
+	old, err := ts.app.store.createUser(ctx, "legacy@example.com", legacyBcryptHash)
 	require.NoError(t, err)
 	_, err = ts.app.store.createUser(ctx, "broken@example.com", "$argon2id$not-a-hash")
 	require.NoError(t, err)
@@ -570,6 +574,108 @@ func TestAdminUsers_NeedsSuperuser(t *testing.T) {
 	})
 }
 
+// legacyBcryptHash is bcrypt (cost 4) of classicPassword, as a user table imported from another system would
+// hold it.
+const legacyBcryptHash = "$2a$04$" + legacyBcryptSaltAndHash
+
+// argon2idHash makes an argon2id PHC string with the given parameters, as another system would have stored it.
+func argon2idHash(password string, memoryKiB, passes uint32, lanes uint8) string {
+	salt := []byte("imported-salt-16")
+	key := argon2.IDKey([]byte(password), salt, passes, memoryKiB, lanes, 32)
+	return fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$%s$%s", memoryKiB, passes, lanes,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+}
+
+// Issue #9, L1: the time of a failed login must not depend on the stored hash, or it tells which emails are
+// registered and how their hash was made. Every failure ends no earlier than FailedLoginFloor after the
+// request began (a lower bound, so the assertion cannot flake); BenchmarkFailedLoginTiming measures the medians.
+func TestLogin_EveryFailureIsPaddedToTheFloor(t *testing.T) {
+	const floor = 2 * time.Second
+	cfg := testConfig(t)
+	cfg.FailedLoginFloor = floor
+	ts := startServer(t, cfg)
+	ctx := context.Background()
+	require.Equal(t, http.StatusCreated, ts.register(t, "native@example.com", classicPassword).status)
+	require.Equal(t, http.StatusCreated, ts.register(t, "inactive@example.com", classicPassword).status)
+	ts.setActive(t, "inactive@example.com", false)
+	for email, hash := range map[string]string{
+		"bcrypt@example.com": legacyBcryptHash,
+		"argon2@example.com": argon2idHash(classicPassword, 8*1024, 1, 1), // not the server's parameters
+		"broken@example.com": "$argon2id$not-a-hash",
+		// Over the cap (bcrypt cost 12): never computed, so it cannot stretch a failed login past the floor.
+		"costly@example.com": "$2b$16$" + legacyBcryptSaltAndHash,
+	} {
+		_, err := ts.app.store.createUser(ctx, email, hash)
+		require.NoError(t, err)
+	}
+
+	const wrong = "Wrong_pass1!"
+	cases := []struct{ name, email, password string }{
+		{"unknown email", "nobody@example.com", classicPassword},
+		{"wrong password, native argon2id", "native@example.com", wrong},
+		{"wrong password, imported bcrypt", "bcrypt@example.com", wrong},
+		{"wrong password, imported argon2id", "argon2@example.com", wrong},
+		{"inactive user", "inactive@example.com", classicPassword},
+		{"malformed stored hash", "broken@example.com", classicPassword},
+		{"stored hash over the cap", "costly@example.com", classicPassword},
+	}
+	results := make([]robResult, len(cases))
+	took := make([]time.Duration, len(cases))
+	var wg sync.WaitGroup
+	for i, c := range cases {
+		wg.Go(func() {
+			began := time.Now()
+			results[i] = robLogin(ts.srv.Client(), ts.URL, c.email, c.password)
+			took[i] = time.Since(began)
+		})
+	}
+	wg.Wait()
+	for i, c := range cases {
+		assert.Equal(t, http.StatusUnauthorized, results[i].status, "%s: %s", c.name, results[i])
+		assert.Equal(t, string(results[0].body), string(results[i].body), "%s: the same body", c.name)
+		assert.GreaterOrEqual(t, took[i], floor, "%s: answered before the floor", c.name)
+	}
+	assert.Contains(t, ts.logs.String(), "stored password hash is costlier than this server verifies")
+
+	t.Run("a successful login upgrades the imported hash", func(t *testing.T) {
+		require.Equal(t, http.StatusOK, ts.login(t, "argon2@example.com", classicPassword).status)
+		u, err := ts.app.store.userByEmail(ctx, "argon2@example.com")
+		require.NoError(t, err)
+		assert.Regexp(t, robArgon2id, u.passwordHash, "re-hashed with the server's parameters")
+	})
+}
+
+// Issue #9, L3: the admin scope in a token is not enough. A superuser demoted, deactivated or deleted after
+// the token was issued is refused at the next request, not when the token expires.
+func TestAdminUsers_RechecksTheUserOnEveryRequest(t *testing.T) {
+	ts := startServer(t, testConfig(t))
+	_, _, err := createSuperuser(context.Background(), ts.app.store, ts.app.hasher, ts.cfg.Policy, "root@example.com", classicPassword)
+	require.NoError(t, err)
+	token := ts.tokenOf(t, "root@example.com", classicPassword)
+	require.Equal(t, http.StatusOK, ts.get(t, "/admin/users", token).status)
+
+	set := func(column string, v bool) {
+		_, err := ts.app.store.wdb.Exec(`UPDATE users SET `+column+` = ? WHERE email_lower = ?`, v, "root@example.com")
+		require.NoError(t, err)
+	}
+	refused := func(what string) {
+		res := ts.get(t, "/admin/users", token)
+		assertError(t, res, http.StatusForbidden, "insufficient_scope")
+		assert.Equal(t, `Bearer realm="login-server", error="insufficient_scope", scope="admin"`,
+			res.header.Get("WWW-Authenticate"), what)
+		assert.NotContains(t, string(res.body), "root@example.com", "%s: no user list", what)
+	}
+	for _, column := range []string{"is_superuser", "is_active"} {
+		set(column, false)
+		refused(column + " = 0")
+		set(column, true)
+		assert.Equal(t, http.StatusOK, ts.get(t, "/admin/users", token).status, "%s restored: the token works again", column)
+	}
+	_, err = ts.app.store.wdb.Exec(`DELETE FROM users WHERE email_lower = ?`, "root@example.com")
+	require.NoError(t, err)
+	refused("deleted")
+}
+
 func TestRestart_KeepsUsersAndKeys(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Issuer = "http://login.test" // the same across both listeners
@@ -586,8 +692,13 @@ func TestRestart_KeepsUsersAndKeys(t *testing.T) {
 }
 
 func TestRegister_ConcurrentRequestsNeverFail(t *testing.T) {
-	ts := startServer(t, testConfig(t))
-	const n = 50
+	cfg := testConfig(t)
+	// Not under test here: the registration limits, which would refuse most of these from one IP.
+	cfg.Limits = limits{RegisterIPPerHour: 1 << 20, RegisterIPBurst: 1 << 20, RegisterPerMinute: 1 << 20, RegisterBurst: 1 << 20}
+	ts := startServer(t, cfg)
+	// Registrations hash in half of the hasher's slots (one on a 2-CPU machine): n must hash, one after the
+	// other under -race, well within hashWait.
+	const n = 16
 	run := func(email func(i int) string) map[int]int {
 		var mu sync.Mutex
 		statuses := map[int]int{}
@@ -626,6 +737,102 @@ func TestRegister_ConcurrentRequestsNeverFail(t *testing.T) {
 		assert.Equal(t, n+1, ts.countUsers(t))
 	})
 	assert.NotContains(t, ts.logs.String(), `"level":"ERROR"`)
+}
+
+// Issue #9, L2: registration is limited per client IP (every attempt counts, so probing which emails exist
+// with 409 is limited too) and for all clients together (registrations that would hash); past either, 429
+// with Retry-After, answered before any hashing.
+func TestRegisterLimit_PerIPAndGlobal(t *testing.T) {
+	clock := newFakeClock()
+	cfg := testConfig(t)
+	cfg.Clock = clock.Now
+	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	cfg.Limits = limits{RegisterIPPerHour: 3, RegisterIPBurst: 3, RegisterPerMinute: 5, RegisterBurst: 5}
+	ts := startServer(t, cfg)
+	from := func(ip, email string) response {
+		t.Helper()
+		return ts.postJSON(t, "/register", map[string]string{"email": email, "password": classicPassword},
+			http.Header{"X-Forwarded-For": {ip}})
+	}
+
+	for i := range 3 {
+		require.Equal(t, http.StatusCreated, from("192.0.2.1", fmt.Sprintf("a%d@example.com", i)).status)
+	}
+	res := from("192.0.2.1", "a3@example.com")
+	assert.Equal(t, 20*60, assertTooMany(t, res), "one registration every 20 minutes refills")
+	assert.Contains(t, res.json(t)["error_description"], "registration")
+
+	// A probe for an existing email costs the prober a registration of its own, but none of the global budget.
+	assertError(t, from("192.0.2.2", "a0@example.com"), http.StatusConflict, "user_exists")
+	require.Equal(t, http.StatusCreated, from("192.0.2.2", "b0@example.com").status)
+	require.Equal(t, http.StatusCreated, from("192.0.2.2", "b1@example.com").status)
+	assertTooMany(t, from("192.0.2.2", "b2@example.com"))
+
+	// Five registrations in all: the global budget is spent, for every client. With every registration hashing
+	// slot held, the 429 still comes at once: the limit is checked before any hashing.
+	for range cap(ts.app.regSlots) {
+		ts.app.regSlots <- struct{}{}
+	}
+	assert.Equal(t, 12, assertTooMany(t, from("192.0.2.3", "c0@example.com")), "one registration every 12 s refills")
+	for range cap(ts.app.regSlots) {
+		<-ts.app.regSlots
+	}
+	clock.Advance(12 * time.Second)
+	require.Equal(t, http.StatusCreated, from("192.0.2.3", "c0@example.com").status)
+	assertTooMany(t, from("192.0.2.4", "d0@example.com"))
+
+	clock.Advance(20 * time.Minute)
+	assert.Equal(t, http.StatusCreated, from("192.0.2.1", "a3@example.com").status, "refilled")
+	assert.Equal(t, 7, ts.countUsers(t))
+}
+
+// Issue #9, L2: a flood of registrations cannot starve logins. Registrations hash in at most half of the
+// hasher's slots, so a login waits behind at most that many registration hashes however many are queued.
+// Asserted by counting, not timing: few registrations may be answered while the login is served.
+func TestRegister_FloodDoesNotStarveLogins(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.HashConcurrency = 2
+	cfg.Limits = limits{RegisterIPPerHour: 1 << 20, RegisterIPBurst: 1 << 20, RegisterPerMinute: 1 << 20, RegisterBurst: 1 << 20}
+	ts := startServer(t, cfg)
+	ctx := context.Background()
+	hash, err := ts.app.hasher.Hash(ctx, classicPassword)
+	require.NoError(t, err)
+	_, err = ts.app.store.createUser(ctx, "steady@example.com", hash)
+	require.NoError(t, err)
+
+	const flood = 200
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: flood}}
+	defer client.CloseIdleConnections()
+	var answered atomic.Int64
+	var wg sync.WaitGroup
+	for i := range flood {
+		wg.Go(func() {
+			defer answered.Add(1)
+			body := fmt.Sprintf(`{"email":"flood%03d@example.com","password":%q}`, i, classicPassword)
+			req, err := http.NewRequestWithContext(fctx, http.MethodPost, ts.URL+"/register", strings.NewReader(body))
+			if err != nil {
+				return
+			}
+			req.Header.Set("Content-Type", "application/json")
+			if res, err := client.Do(req); err == nil {
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+			}
+		})
+	}
+	require.Eventually(t, func() bool { return answered.Load() >= 2 }, 2*time.Minute, 10*time.Millisecond,
+		"the flood is being hashed")
+
+	before := answered.Load()
+	res := ts.login(t, "steady@example.com", classicPassword)
+	during := answered.Load() - before
+	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
+	assert.LessOrEqual(t, during, int64(6), "registrations answered while the login waited: it queued behind the flood")
+	assert.Less(t, before+during, int64(flood/2), "the flood was still queued when the login was served")
+	cancel()
+	wg.Wait()
 }
 
 // The store on its own, without password hashing: many writers at once must queue for SQLite's write lock
@@ -1063,6 +1270,56 @@ func TestOpenAPI_DescribesEveryRoute(t *testing.T) {
 	}
 	assert.ElementsMatch(t, served, documented)
 	assert.Len(t, served, 9)
+}
+
+// BenchmarkFailedLoginTiming measures the median time of a failed login (issue #9, L1): for an unknown email and
+// for a wrong password against a native argon2id hash, an imported bcrypt cost-12 hash and an imported argon2id
+// hash with m=64 MiB, t=3, p=4. "padded" is the server as it runs, with the floor measured at start; "unpadded"
+// sets the floor to nothing, which is how the server answered before.
+//
+//	go -C examples test -run '^$' -bench FailedLoginTiming -benchtime 15x ./login-server/
+func BenchmarkFailedLoginTiming(b *testing.B) {
+	ctx := context.Background()
+	native, err := (&jwtauth.PasswordHasher{}).Hash(ctx, classicPassword)
+	require.NoError(b, err)
+	bcrypt12, err := bcrypt.GenerateFromPassword([]byte(classicPassword), 12)
+	require.NoError(b, err)
+	hashes := map[string]string{
+		"native_argon2id": native,
+		"bcrypt_cost12":   string(bcrypt12),
+		"argon2id_m64MiB": argon2idHash(classicPassword, 64<<10, 3, 4),
+	}
+	for _, padded := range []bool{true, false} {
+		cfg := testConfig(b)
+		cfg.FailedLoginFloor = time.Nanosecond
+		name := "unpadded"
+		if padded {
+			cfg.FailedLoginFloor, name = 0, "padded"
+		}
+		cfg.Limits = limits{IPPerMinute: 1 << 30, IPBurst: 1 << 30, EmailFailures: 1 << 30}
+		ts := startServer(b, cfg)
+		for kind, hash := range hashes {
+			_, err := ts.app.store.createUser(ctx, kind+"@example.com", hash)
+			require.NoError(b, err)
+		}
+		for _, kind := range []string{"unknown_email", "native_argon2id", "bcrypt_cost12", "argon2id_m64MiB"} {
+			b.Run(name+"/"+kind, func(b *testing.B) {
+				var took []time.Duration
+				for b.Loop() {
+					began := time.Now()
+					res := robLogin(ts.srv.Client(), ts.URL, kind+"@example.com", "Wrong_pass1!")
+					took = append(took, time.Since(began))
+					if res.status != http.StatusUnauthorized {
+						b.Fatalf("want 401, got %s", res)
+					}
+				}
+				slices.Sort(took)
+				b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "median-ms")
+				b.ReportMetric(float64(ts.app.failFloor.Microseconds())/1000, "floor-ms")
+			})
+		}
+		ts.Close()
+	}
 }
 
 // BenchmarkLogin64Concurrent measures logins per second with 64 clients at once against the in-process server,
