@@ -1277,7 +1277,7 @@ func TestOpenAPI_DescribesEveryRoute(t *testing.T) {
 // hash with m=64 MiB, t=3, p=4. "padded" is the server as it runs, with the floor measured at start; "unpadded"
 // sets the floor to nothing, which is how the server answered before.
 //
-//	go -C examples test -run '^$' -bench FailedLoginTiming -benchtime 15x ./login-server/
+//	go -C examples test -run '^$' -bench FailedLoginTiming -benchtime 10x ./login-server/
 func BenchmarkFailedLoginTiming(b *testing.B) {
 	ctx := context.Background()
 	native, err := (&jwtauth.PasswordHasher{}).Hash(ctx, classicPassword)
