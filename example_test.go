@@ -53,6 +53,22 @@ func ExampleOIDC() {
 	}
 }
 
+// Trust a multi-tenant Entra ID app for two customer tenants, and one Cognito user pool's access tokens.
+// A multi-tenant issuer matches a token only together with its tid, so one tenant's token never passes as
+// another's; pass both to Config.Issuers.
+func ExampleEntraID() {
+	entra := jwtauth.EntraID("organizations", "6e74172b-be56-4843-9ff4-e66a39bb12e3")
+	entra.Tenants = []string{"72f988bf-86f1-41af-91ab-2d7cd011db47", "b1a2c3d4-0000-4000-8000-000000000001"}
+	cognito := jwtauth.Cognito("us-east-1_AbC123", "1example23456789")
+	fmt.Println(entra.Issuer)
+	fmt.Println(entra.Keys)
+	fmt.Println(cognito.Issuer, cognito.AuthorizedParties)
+	// Output:
+	// https://login.microsoftonline.com/{tenantid}/v2.0
+	// RemoteJWKS(https://login.microsoftonline.com/organizations/discovery/v2.0/keys)
+	// https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbC123 [1example23456789]
+}
+
 // Verify tokens with a local public key in PEM form: no network at all.
 func ExampleLocalKeys() {
 	// In a real service the PEM comes from a file (LocalKeysFile) or an environment variable.
