@@ -137,7 +137,7 @@ func newFlags(c *command) *flag.FlagSet {
 // usage prints the help of command c to stderr.
 func (e *env) usage(c *command, fs *flag.FlagSet) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "usage: jwtauth %s %s\n\n%s\n", c.name, c.synopsis, c.about)
+	fmt.Fprintf(&b, "usage: %s\n\n%s\n", strings.TrimSpace("jwtauth "+c.name+" "+c.synopsis), c.about)
 	var flags strings.Builder
 	fs.SetOutput(&flags)
 	fs.PrintDefaults()
