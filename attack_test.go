@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
@@ -26,6 +27,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -82,6 +84,9 @@ type atkKeyRing struct {
 	priv     *ecdsa.PrivateKey // published WITH its private part d
 	rs1024   *rsa.PrivateKey   // published, too small (RFC 7518 §3.3: 2048 bits or larger MUST be used)
 	tenantB  *ecdsa.PrivateKey // published for the template issuer with an issuer member naming tenant-b only
+	// privD publishes its private scalar as "D", kidVar names itself with "KID", useVar says "USE":"enc":
+	// encoding/json (jwkset) reads those as d, kid and use (A8).
+	privD, kidVar, useVar *ecdsa.PrivateKey
 }
 
 var atkKeys = sync.OnceValue(func() *atkKeyRing {
@@ -105,6 +110,7 @@ var atkKeys = sync.OnceValue(func() *atkKeyRing {
 		enc: ec(elliptic.P256()), ops: ec(elliptic.P256()), algmis: ec(elliptic.P256()),
 		algcurve: ec(elliptic.P256()), dupA: ec(elliptic.P256()), dupB: ec(elliptic.P256()),
 		priv: ec(elliptic.P256()), rs1024: rsaKey(1024), tenantB: ec(elliptic.P256()),
+		privD: ec(elliptic.P256()), kidVar: ec(elliptic.P256()), useVar: ec(elliptic.P256()),
 	}
 })
 
@@ -316,6 +322,14 @@ func atkServedJWKS() []byte {
 	off["y"] = atkB64(y.FillBytes(make([]byte, 32)))
 	priv := atkJWK(&k.priv.PublicKey, "priv", "ES256")
 	priv["d"] = atkB64(k.priv.D.FillBytes(make([]byte, 32)))
+	privD := atkJWK(&k.privD.PublicKey, "privD", "ES256")
+	privD["D"] = atkB64(k.privD.D.FillBytes(make([]byte, 32)))
+	kidVar := atkJWK(&k.kidVar.PublicKey, "", "ES256")
+	delete(kidVar, "kid")
+	kidVar["KID"] = "kidVar"
+	useVar := atkJWK(&k.useVar.PublicKey, "useVar", "ES256")
+	delete(useVar, "use")
+	useVar["USE"] = "enc"
 	e1 := atkJWK(&k.rs.PublicKey, "e1", "RS256")
 	e1["e"] = "AQ"
 	keys := []any{
@@ -323,7 +337,7 @@ func atkServedJWKS() []byte {
 		atkJWK(&k.rs.PublicKey, "rs-1", ""),
 		atkJWK(&k.rs.PublicKey, "rs-pin", "RS256"),
 		atkJWK(&k.p384.PublicKey, "es384-1", ""),
-		enc, ops, off, priv, e1,
+		enc, ops, off, priv, privD, kidVar, useVar, e1,
 		atkJWK(&k.algmis.PublicKey, "algmis", "RS256"),
 		atkJWK(&k.algcurve.PublicKey, "algcurve", "ES384"),
 		atkJWK(&k.rs1024.PublicKey, "rsa1024", "RS256"),
@@ -768,6 +782,14 @@ func atkRows(f *atkFixture) []atkRow {
 		atkRow{class: atkClassSerial, name: "lone surrogate in sub", req: atkBearer(atkESRaw(atkHdr, withExp(`"exp":`+expF+`,"sub":"\ud800"`))), status: 401, code: "invalid_token"},
 		atkRow{class: atkClassSerial, name: "duplicate alg in header", req: atkBearer(atkESRaw(`{"alg":"ES256","kid":"es-1","alg":"none"}`, pl)), status: 401, code: "invalid_token"},
 		atkRow{class: atkClassSerial, name: "duplicate alg via \\u escape", req: atkBearer(atkESRaw(`{"alg":"ES256","kid":"es-1","\u0061lg":"none"}`, pl)), status: 401, code: "invalid_token"},
+		// A5: encoding/json (Claims.Decode, golang-jwt) matches member names ignoring case, with Unicode simple
+		// folding: "Sub", "ſub" (U+017F) and "\u212aid" (Kelvin sign) are sub and kid to it.
+		atkRow{class: atkClassSerial, name: "case-variant duplicate sub and SCOPE", req: atkBearer(atkESRaw(atkHdr, withExp(`"exp":`+expF+`,"sub":"alice","Sub":"admin","SCOPE":"admin"`))), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "case-variant duplicate sub via long s (U+017F)", req: atkBearer(atkESRaw(atkHdr, withExp(`"exp":`+expF+`,"sub":"alice","ſub":"admin"`))), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "case variant of sub alone", req: atkBearer(atkESRaw(atkHdr, withExp(`"exp":`+expF+`,"SUB":"admin"`))), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "case-variant duplicate kid via Kelvin sign escape", req: atkBearer(atkESRaw(`{"alg":"ES256","kid":"es-1","\u212aid":"attacker"}`, pl)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "case-variant duplicate in a nested custom claim", req: atkBearer(atkESRaw(atkHdr, withExp(`"exp":`+expF+`,"org":{"roles":[{"role":"user","ROLE":"admin"}]}`))), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "control: names that only look alike (ß, ss) are distinct", req: atkBearer(atkESRaw(atkHdr, withExp(`"exp":`+expF+`,"ß":1,"ss":2,"sub_id":"x"`))), status: 200},
 		atkRow{class: atkClassSerial, name: "duplicate kid", req: atkBearer(atkESRaw(`{"alg":"ES256","kid":"es-1","kid":"attacker"}`, pl)), status: 401, code: "invalid_token"},
 		atkRow{class: atkClassSerial, name: "duplicate exp (past then future)", req: atkBearer(atkESRaw(atkHdr, withExp(`"exp":`+expP+`,"exp":`+expF))), status: 401, code: "invalid_token"},
 		atkRow{class: atkClassSerial, name: "duplicate exp (future then past)", req: atkBearer(atkESRaw(atkHdr, withExp(`"exp":`+expF+`,"exp":`+expP))), status: 401, code: "invalid_token"},
@@ -779,8 +801,10 @@ func atkRows(f *atkFixture) []atkRow {
 		atkRow{class: atkClassSerial, name: "number with a leading zero (not JSON)", req: atkBearer(atkESRaw(atkHdr, withExp(`"exp":0`+expF))), status: 401, code: "invalid_token"},
 		atkRow{class: atkClassSerial, name: "header ALG instead of alg", req: atkBearer(atkESRaw(`{"ALG":"ES256","kid":"es-1"}`, pl)), status: 401, code: "invalid_token"},
 		atkRow{class: atkClassSerial, name: "header Alg instead of alg", req: atkBearer(atkESRaw(`{"Alg":"ES256","kid":"es-1"}`, pl)), status: 401, code: "invalid_token"},
-		// RFC 7515 §4: unknown members MUST be ignored; "Alg" is not "alg".
-		atkRow{class: atkClassSerial, name: "header Alg none beside alg ES256 is ignored", req: atkBearer(atkESRaw(`{"Alg":"none","alg":"ES256","kid":"es-1"}`, pl)), status: 200},
+		// RFC 7515 §4 says unknown members are ignored and "Alg" is not "alg", but encoding/json-based readers
+		// (golang-jwt) take "Alg" as alg, the last one winning: one header, two readings, so it is refused (A5).
+		atkRow{class: atkClassSerial, name: "header Alg none beside alg ES256 is refused", req: atkBearer(atkESRaw(`{"Alg":"none","alg":"ES256","kid":"es-1"}`, pl)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassSerial, name: "header alg ES256 then Alg none is refused", req: atkBearer(atkESRaw(`{"alg":"ES256","kid":"es-1","Alg":"none"}`, pl)), status: 401, code: "invalid_token"},
 		atkRow{class: atkClassSerial, name: "EXP instead of exp", req: atkBearer(atkESRaw(atkHdr, withExp(`"EXP":`+expF))), status: 401, code: "invalid_token"},
 		atkRow{class: atkClassSerial, name: "exp past, EXP future", req: atkBearer(atkESRaw(atkHdr, withExp(`"exp":`+expP+`,"EXP":`+expF))), status: 401, code: "invalid_token"},
 		atkRow{class: atkClassSerial, name: "Iss instead of iss", req: atkBearer(atkESRaw(atkHdr, `{"Iss":"`+atkIss+`","aud":"`+atkAud+`","exp":`+expF+`}`)), status: 401, code: "invalid_token"},
@@ -1072,6 +1096,10 @@ func atkRows(f *atkFixture) []atkRow {
 		atkRow{class: atkClassJWKS, name: "unknown kty", req: atkBearer(att("ES256", k.attEC, rsHdr("ES256", "unk"), nil)), status: 401, code: "invalid_token", attacker: true},
 		// d is published: everyone holds this private key now, so it is an attacker key.
 		atkRow{class: atkClassJWKS, name: "key published with its private part", req: atkBearer(att("ES256", k.priv, rsHdr("ES256", "priv"), nil)), status: 401, code: "invalid_token", attacker: true},
+		// A8: jwkset reads "D" as d: the private part is public all the same.
+		atkRow{class: atkClassJWKS, name: "key published with its private part as D", req: atkBearer(att("ES256", k.privD, rsHdr("ES256", "privD"), nil)), status: 401, code: "invalid_token", attacker: true},
+		atkRow{class: atkClassJWKS, name: "key named by KID, not kid", req: atkBearer(att("ES256", k.kidVar, rsHdr("ES256", "kidVar"), nil)), status: 401, code: "invalid_token"},
+		atkRow{class: atkClassJWKS, name: "key marked USE enc, not use", req: atkBearer(att("ES256", k.useVar, rsHdr("ES256", "useVar"), nil)), status: 401, code: "invalid_token"},
 		atkRow{class: atkClassJWKS, name: "RSA exponent 1: forged PKCS#1 signature", req: atkBearer(rsInput("e1") + "." + atkB64(atkPKCS1Forgery(k.rs.N, rsInput("e1")))), status: 401, code: "invalid_token", attacker: true},
 		atkRow{class: atkClassJWKS, name: "trusted key of the same set still verifies", req: atkBearer(atkES(nil, map[string]any{"sub": "after-bad-keys"})), status: 200},
 	)
@@ -1354,4 +1382,111 @@ func TestAttack_PlainHTTPKeyURLs(t *testing.T) {
 			assert.ErrorIs(t, ferr, jwt.ErrTokenSignatureInvalid)
 		})
 	}
+}
+
+// atkSmallOrderEd25519 are every encoding of the 8 small-order points of edwards25519 (canonical and y >= p,
+// each with both sign bits), as 32-byte keys: the identity, all zero bytes, and the rest of libsodium's list.
+func atkSmallOrderEd25519() map[string][]byte {
+	p := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(19))
+	le := func(y *big.Int) []byte {
+		b := y.FillBytes(make([]byte, 32))
+		for i, j := 0, 31; i < j; i, j = i+1, j-1 {
+			b[i], b[j] = b[j], b[i]
+		}
+		return b
+	}
+	hexLE := func(s string) []byte {
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			panic(err)
+		}
+		return b
+	}
+	ys := map[string][]byte{
+		"y=0 (all zero bytes, order 4)": le(big.NewInt(0)),
+		"y=1 (identity)":                le(big.NewInt(1)),
+		"y=p-1 (order 2)":               le(new(big.Int).Sub(p, big.NewInt(1))),
+		"y=p (non-canonical 0)":         le(p),
+		"y=p+1 (non-canonical 1)":       le(new(big.Int).Add(p, big.NewInt(1))),
+		"order 8 (26e8...)":             hexLE("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),
+		"order 8 (c717...)":             hexLE("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
+	}
+	out := map[string][]byte{}
+	for name, y := range ys {
+		out[name] = y
+		neg := bytes.Clone(y)
+		neg[31] |= 0x80
+		out[name+", sign bit set"] = neg
+	}
+	return out
+}
+
+// atkForgeEd25519 signs input without any private key: S = 0 and R a small-order point, which crypto/ed25519
+// accepts for a small-order public key when R happens to equal -[k]A. It returns "" when no R fits.
+func atkForgeEd25519(pub []byte, input string) string {
+	for _, r := range atkSmallOrderEd25519() {
+		sig := append(bytes.Clone(r), make([]byte, 32)...)
+		if ed25519.Verify(ed25519.PublicKey(pub), []byte(input), sig) {
+			return input + "." + atkB64(sig)
+		}
+	}
+	return ""
+}
+
+// A4: a small-order Ed25519 key verifies signatures forged without a private key (for the identity, one fixed
+// signature verifies every token). Every source refuses such keys, as it refuses EC points off the curve; a
+// key set holding one keeps its other keys.
+func TestAttack_SmallOrderEd25519KeysAreRefusedInEverySource(t *testing.T) {
+	good := jwtauthtest.NewKey("EdDSA")
+	goodJWK := jwtauthtest.PublicJWK(good.Public(), "good", "EdDSA")
+	iss := func(keys jwtauth.KeySource) jwtauth.Config {
+		return jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{{Issuer: atkIss, Audiences: []string{atkAud},
+			Algorithms: []string{"EdDSA"}, Keys: keys}}, Clock: func() time.Time { return atkNow }, Logger: atkQuietLogger()}
+	}
+	payload := atkB64([]byte(atkPayload()))
+	forgedSomewhere := 0
+	for name, pub := range atkSmallOrderEd25519() {
+		t.Run(name, func(t *testing.T) {
+			jwk := map[string]any{"kty": "OKP", "crv": "Ed25519", "x": atkB64(pub), "kid": "small", "alg": "EdDSA"}
+			input := atkB64(atkJSON(map[string]any{"alg": "EdDSA", "kid": "small"})) + "." + payload
+			forged := atkForgeEd25519(pub, input)
+			if forged != "" {
+				forgedSomewhere++
+			}
+
+			_, err := jwtauth.New(context.Background(), iss(jwtauth.PublicKeys(ed25519.PublicKey(pub))))
+			assert.ErrorContains(t, err, "small order", "PublicKeys")
+			_, err = jwtauth.New(context.Background(), iss(jwtauth.LocalKeys(atkJSON(map[string]any{"keys": []any{jwk}}))))
+			assert.ErrorContains(t, err, "small order", "LocalKeys JWK Set")
+			der, err := x509.MarshalPKIXPublicKey(ed25519.PublicKey(pub))
+			require.NoError(t, err)
+			_, err = jwtauth.New(context.Background(), iss(jwtauth.LocalKeys(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))))
+			assert.ErrorContains(t, err, "small order", "LocalKeys PEM")
+
+			set := atkJSON(map[string]any{"keys": []any{jwk, goodJWK}})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(set) }))
+			defer srv.Close()
+			v, err := jwtauth.New(context.Background(), iss(jwtauth.RemoteJWKS(srv.URL)))
+			require.NoError(t, err)
+			defer v.Close()
+			require.NoError(t, v.Ready(), "the good key of the set still loads")
+			rec := &atkRecorder{}
+			h := v.RequireAuth(rec)
+			if forged != "" {
+				w := httptest.NewRecorder()
+				r := httptest.NewRequest(http.MethodGet, "/api/private", nil)
+				r.Header.Set("Authorization", "Bearer "+forged)
+				h.ServeHTTP(w, r)
+				assert.Equal(t, http.StatusUnauthorized, w.Code, "forged token")
+			}
+			goodTok := jwtauthtest.SignRaw("EdDSA", good, atkJSON(map[string]any{"alg": "EdDSA", "kid": "good"}), []byte(atkPayload()))
+			w := httptest.NewRecorder()
+			r := httptest.NewRequest(http.MethodGet, "/api/private", nil)
+			r.Header.Set("Authorization", "Bearer "+goodTok)
+			h.ServeHTTP(w, r)
+			assert.Equal(t, http.StatusOK, w.Code, "a token of the good key")
+			assert.EqualValues(t, 1, rec.reached.Load(), "only the good token reaches the handler")
+		})
+	}
+	assert.Greater(t, forgedSomewhere, 8, "crypto/ed25519 accepts forged signatures for most of these keys")
 }

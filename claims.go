@@ -89,11 +89,11 @@ func ClaimsAs[T any](c *Claims) (T, error) {
 // RawJSON returns a copy of the token's payload JSON.
 func (c *Claims) RawJSON() json.RawMessage { return append(json.RawMessage(nil), c.raw...) }
 
-// Decode unmarshals the token's payload JSON into dst, a pointer to the caller's own claims struct. It refuses
-// a payload with a member whose name is a case variant of a claim Verify read ("Sub", "EXP", "ſcope", or
-// "Roles" along a TrustedIssuer.Roles path) without being it: encoding/json matches names
-// case-insensitively, so dst would get a value that Verify never checked. Prefer ClaimsAs, which decodes once
-// per request.
+// Decode unmarshals the token's payload JSON into dst, a pointer to the caller's own claims struct.
+// encoding/json matches names ignoring case, so Verify refuses tokens with two names equal that way at any
+// depth or with a case variant of a registered claim it reads ("Sub", "EXP", "ſcope"), and Decode refuses a
+// case variant of a claim along a TrustedIssuer.Roles path ("Roles"): dst never gets a value that Verify did
+// not check. Prefer ClaimsAs, which decodes once per request.
 func (c *Claims) Decode(dst any) error {
 	if name, want := c.caseVariant(); name != "" {
 		return fmt.Errorf("jwtauth: decoding claims into %T: the token has a claim %q, a case variant of %q that Verify read; refusing, since encoding/json would confuse them", dst, name, want)

@@ -1,7 +1,9 @@
 package jwtauth_test
 
 import (
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jwtauth-go/jwtauth"
@@ -215,4 +217,33 @@ func TestClaims_CloneKeepsRolesPrivate(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"s1", "s2"}, c3.Scopes)
 	assert.Equal(t, []string{"a", "b"}, c3.Roles)
+}
+
+// A5: Claims.Decode uses encoding/json, which matches member names ignoring case. A token whose claims
+// encoding/json would read differently from the verified registered claims is refused, so Decode and the
+// Claims fields never disagree.
+func TestClaimsDecode_NeverDisagreesWithTheRegisteredClaims(t *testing.T) {
+	f := newLocal(t, "ES256")
+	exp := f.clock.Now().Add(time.Hour).Unix()
+	base := `"iss":"` + testIssuer + `","aud":"` + testAudience + `","exp":` + strconv.FormatInt(exp, 10)
+	for name, extra := range map[string]string{
+		"issue's example": `"sub":"alice","Sub":"admin","SCOPE":"admin"`,
+		"long s":          `"sub":"alice","ſub":"admin"`,
+		"variant alone":   `"Sub":"admin"`,
+		"custom claim":    `"sub":"alice","role":"user","Role":"admin"`,
+	} {
+		_, err := f.verify(f.raw(`{"alg":"ES256","kid":"k1"}`, "{"+base+","+extra+"}"))
+		assert.ErrorIs(t, err, jwt.ErrTokenMalformed, name)
+	}
+
+	c, err := f.verify(f.raw(`{"alg":"ES256","kid":"k1"}`, "{"+base+`,"sub":"alice","scope":"read"}`))
+	require.NoError(t, err)
+	var mine struct {
+		Sub   string `json:"sub"`
+		Scope string `json:"scope"`
+	}
+	require.NoError(t, c.Decode(&mine))
+	assert.Equal(t, c.Subject, mine.Sub)
+	assert.Equal(t, "alice", mine.Sub)
+	assert.Equal(t, []string{mine.Scope}, c.Scopes)
 }

@@ -178,19 +178,30 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 
 // Issue mints a token for subject, signed by the active key: header {"alg","kid","typ":"JWT"}; claims iss, sub,
 // aud, iat, nbf (= iat), exp (= iat + TTL), a random jti, and the caller's claims (e.g. "email", "scope").
-// Claims naming iss, sub, aud, exp, nbf, iat, jti or cnf are refused with ErrReservedClaim.
+// Claims naming iss, sub, aud, exp, nbf, iat, jti or cnf, or a name equal to one of them ignoring case as
+// encoding/json matches names ("SUB", "ſub"), or a case variant of scope, scp or permissions, are refused with
+// ErrReservedClaim; so are claims with two names equal ignoring case at any depth, which the Verifier refuses.
 func (i *Issuer) Issue(subject string, claims map[string]any) (string, error) {
 	if subject == "" {
 		return "", errors.New("jwtauth: Issue: subject is empty: every token must say whom it is for")
 	}
 	for name := range claims {
-		switch name {
-		case "iss", "sub", "aud", "exp", "nbf", "iat", "jti":
-			return "", fmt.Errorf("%w: %q is set by the Issuer from IssuerConfig and the subject; remove it from claims", ErrReservedClaim, name)
+		// encoding/json-based verifiers match names ignoring case ("SUB", "ſub" are sub to them), so a
+		// name that folds to a reserved one would override it there.
+		switch r := foldedReserved(name); r {
+		case "":
 		case "cnf":
 			// A confirmation claim promises a key binding this Issuer does not make, and jwtauth's Verifier
 			// refuses tokens that carry one.
 			return "", fmt.Errorf("%w: %q (RFC 7800 proof-of-possession) cannot be issued by a bearer-token Issuer", ErrReservedClaim, name)
+		default:
+			if r != name {
+				return "", fmt.Errorf("%w: %q is read as %q by verifiers that match claim names ignoring case, as encoding/json does; %q is set by the Issuer", ErrReservedClaim, name, r, r)
+			}
+			return "", fmt.Errorf("%w: %q is set by the Issuer from IssuerConfig and the subject; remove it from claims", ErrReservedClaim, name)
+		}
+		if caseVariantOf([]byte(name), "scope", "scp", "permissions") {
+			return "", fmt.Errorf("%w: %q differs from a claim verifiers read by its exact name only in case; spell it in lower case", ErrReservedClaim, name)
 		}
 	}
 	var extra []byte
@@ -198,6 +209,11 @@ func (i *Issuer) Issue(subject string, claims map[string]any) (string, error) {
 		var err error
 		if extra, err = json.Marshal(claims); err != nil {
 			return "", fmt.Errorf("jwtauth: Issue: claims do not encode as JSON: %w", err)
+		}
+		// The Verifier's strict pass: two names equal ignoring case, at any depth, are one claim to
+		// encoding/json and are refused by the Verifier, so such a token is not minted.
+		if r := (jsonReader{b: extra}); !r.object(0, nil) {
+			return "", fmt.Errorf("jwtauth: Issue: claims: %s", r.err)
 		}
 	}
 
@@ -239,6 +255,16 @@ func (i *Issuer) Issue(subject string, claims map[string]any) (string, error) {
 }
 
 // sigSize is the signature length, to size the token buffer once.
+// foldedReserved returns the reserved claim name folds to under encoding/json's matching, or "".
+func foldedReserved(name string) string {
+	for _, r := range [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "cnf"} {
+		if strings.EqualFold(name, r) {
+			return r
+		}
+	}
+	return ""
+}
+
 func (k *SigningKey) sigSize() int {
 	switch p := k.pub.(type) {
 	case *rsa.PublicKey:

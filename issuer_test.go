@@ -272,6 +272,42 @@ func TestIssuer_RefusesReservedClaimOverride(t *testing.T) {
 	}
 }
 
+// A6: encoding/json-based verifiers (golang-jwt and most others) read "SUB", "Exp" or "ſub" (U+017F) as the
+// registered claim, so a caller's claim of that name would override what the Issuer set.
+func TestIssuer_RefusesClaimNamesThatFoldToReservedOnes(t *testing.T) {
+	i := issNew(t, nil)
+	for _, name := range []string{"SUB", "Exp", "ſub", "ISS", "Aud", "nBf", "IAT", "Jti", "CNF", "jtI"} {
+		t.Run(name, func(t *testing.T) {
+			tok, err := i.Issue("u1", map[string]any{name: "override"})
+			assert.ErrorIs(t, err, jwtauth.ErrReservedClaim)
+			assert.Empty(t, tok)
+		})
+	}
+	// A claim the Verifier reads by its exact name (scope, scp, permissions) must not come in another case, and
+	// two caller claims equal ignoring case (at any depth) would be read as one: the Verifier refuses such
+	// tokens, so the Issuer does not mint them.
+	for name, claims := range map[string]map[string]any{
+		"Scope":         {"Scope": "admin"},
+		"PERMISSIONS":   {"PERMISSIONS": []string{"admin"}},
+		"email, EMAIL":  {"email": "a@example.com", "EMAIL": "b@example.com"},
+		"nested k, K":   {"org": map[string]any{"k": 1, "K": 2}},
+		"Kelvin nested": {"org": map[string]any{"kind": 1, "Kind": 2}},
+	} {
+		tok, err := i.Issue("u1", claims)
+		assert.Error(t, err, name)
+		assert.Empty(t, tok, name)
+	}
+	// Names that only look alike are distinct claims.
+	tok, err := i.Issue("u1", map[string]any{"ß": 1, "ss": 2, "subject": "x", "scope": "read"})
+	require.NoError(t, err)
+	v, err := i.Verifier(context.Background())
+	require.NoError(t, err)
+	defer v.Close()
+	c, err := v.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	assert.Equal(t, "u1", c.Subject)
+}
+
 func TestIssuer_RefusesEmptySubjectAndClaimsThatAreNotJSON(t *testing.T) {
 	i := issNew(t, nil)
 	_, err := i.Issue("", nil)

@@ -3,12 +3,15 @@ package jwtauth_test
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
+
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -707,4 +710,63 @@ func TestRemoteJWKS_A404AfterStartKeepsTheLastGoodKeys(t *testing.T) {
 	_, err = v.Verify(context.Background(), tok)
 	assert.NoError(t, err)
 	assert.NoError(t, v.Ready())
+}
+
+// A8: jwkset and encoding/json read member names ignoring case, so "D" is a private member to them. One
+// reading for everyone: a case variant of a private member makes the key unusable (logged at ERROR, the other
+// keys stay), and a key set or discovery document with two names equal under case folding is refused.
+func TestRemoteJWKS_CaseVariantMembersHaveOneReading(t *testing.T) {
+	good, leaked := jwtauthtest.NewKey("ES256"), jwtauthtest.NewKey("ES256").(*ecdsa.PrivateKey)
+	goodJWK := jwtauthtest.PublicJWK(good.Public(), "good", "ES256")
+	leakedJWK := map[string]any{}
+	for k, v := range jwtauthtest.PublicJWK(leaked.Public(), "leaked", "ES256") {
+		leakedJWK[k] = v
+	}
+	leakedJWK["D"] = base64.RawURLEncoding.EncodeToString(leaked.D.FillBytes(make([]byte, 32)))
+	serve := func(body []byte) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) }))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	newV := func(keys jwtauth.KeySource, issuer string, logger *slog.Logger) *jwtauth.Verifier {
+		v, err := jwtauth.New(context.Background(), jwtauth.Config{Logger: logger, Issuers: []jwtauth.TrustedIssuer{{
+			Issuer: issuer, Audiences: []string{"api"}, Algorithms: []string{"ES256"}, Keys: keys}}})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = v.Close() })
+		return v
+	}
+
+	set, _ := json.Marshal(map[string]any{"keys": []any{goodJWK, leakedJWK}})
+	var logs logCapture
+	v := newV(jwtauth.RemoteJWKS(serve(set)), "https://issuer.test", logs.logger(slog.LevelDebug))
+	require.NoError(t, v.Ready(), "the other key of the set is used")
+	var leakedLine map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &rec))
+		if rec["level"] == "ERROR" {
+			leakedLine = rec
+		}
+	}
+	require.NotNil(t, leakedLine, "a published private part is logged at ERROR: %s", logs.String())
+	assert.Equal(t, "leaked", leakedLine["kid"])
+	claims := map[string]any{"iss": "https://issuer.test", "aud": "api", "exp": time.Now().Add(time.Hour).Unix()}
+	_, err := v.Verify(context.Background(), jwtauthtest.SignRaw("ES256", leaked, mustJSON(map[string]any{"alg": "ES256", "kid": "leaked"}), mustJSON(claims)))
+	assert.ErrorIs(t, err, jwtauth.ErrUnknownKey, "a key whose private part is public verifies nothing")
+	_, err = v.Verify(context.Background(), jwtauthtest.SignRaw("ES256", good, mustJSON(map[string]any{"alg": "ES256", "kid": "good"}), mustJSON(claims)))
+	assert.NoError(t, err)
+
+	// Two names equal under case folding in one key: jwkset would keep the last, the strict reader the first.
+	dupKey := `{"keys":[{"kty":"EC","crv":"P-256","kid":"good","KID":"other","x":"` + goodJWK["x"] + `","y":"` + goodJWK["y"] + `"}]}`
+	v = newV(jwtauth.RemoteJWKS(serve([]byte(dupKey))), "https://issuer.test", quietLogger(t))
+	assert.ErrorContains(t, v.Ready(), "duplicate member name")
+
+	// The same in a discovery document: "ISSUER" is issuer to encoding/json.
+	var disco *httptest.Server
+	disco = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"issuer":"` + disco.URL + `","jwks_uri":"` + disco.URL + `/jwks","JWKS_URI":"https://evil.example/jwks"}`))
+	}))
+	t.Cleanup(disco.Close)
+	v = newV(jwtauth.Discover(disco.URL), disco.URL, quietLogger(t))
+	assert.ErrorContains(t, v.Ready(), "duplicate member name")
 }

@@ -330,18 +330,21 @@ func TestVerify_RequiresStrictJSON(t *testing.T) {
 	}
 }
 
-func TestVerify_ReadsRegisteredClaimsByExactNameOnly(t *testing.T) {
+func TestVerify_ReadsRegisteredClaimsByExactNameAndRefusesCaseVariants(t *testing.T) {
 	f := newLocal(t, "ES256")
 	exp := f.clock.Now().Add(time.Hour).Unix()
 	past := f.clock.Now().Add(-time.Hour).Unix()
-	// EXP, Exp, ISS and Aud are private claims: they neither satisfy nor fail the registered checks.
+	// EXP, Exp, ISS and Aud never satisfy the registered checks, and since encoding/json (Claims.Decode,
+	// golang-jwt) would read them as exp, iss and aud, a token carrying them is refused rather than read two ways.
 	_, err := f.verify(f.raw(`{"alg":"ES256","kid":"k1"}`, fmt.Sprintf(`{"iss":%q,"aud":%q,"EXP":%d}`, testIssuer, testAudience, exp)))
-	assert.ErrorIs(t, err, jwt.ErrTokenRequiredClaimMissing, "EXP is not exp")
-	c, err := f.verify(f.raw(`{"alg":"ES256","kid":"k1"}`, fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d,"Exp":%d,"ISS":"https://evil.example/","Aud":"other"}`, testIssuer, testAudience, exp, past)))
+	assert.ErrorIs(t, err, jwt.ErrTokenMalformed, "EXP is not exp")
+	_, err = f.verify(f.raw(`{"alg":"ES256","kid":"k1"}`, fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d,"Exp":%d,"ISS":"https://evil.example/","Aud":"other"}`, testIssuer, testAudience, exp, past)))
+	assert.ErrorIs(t, err, jwt.ErrTokenMalformed)
+	_, err = f.verify(f.raw(`{"ALG":"none","alg":"ES256","kid":"k1"}`, fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d}`, testIssuer, testAudience, exp)))
+	assert.ErrorIs(t, err, jwt.ErrTokenMalformed, "ALG beside alg")
+	c, err := f.verify(f.raw(`{"alg":"ES256","kid":"k1"}`, fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d,"expires":%d}`, testIssuer, testAudience, exp, past)))
 	require.NoError(t, err)
 	assert.Equal(t, testIssuer, c.Issuer)
-	_, err = f.verify(f.raw(`{"ALG":"none","alg":"ES256","kid":"k1"}`, fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d}`, testIssuer, testAudience, exp)))
-	assert.NoError(t, err, "ALG is not alg")
 }
 
 func TestVerify_RefusesCriticalHeaders(t *testing.T) {

@@ -48,12 +48,51 @@ func checkKey(key any) (keyFamily, error) {
 		if len(k) != ed25519.PublicKeySize {
 			return 0, fmt.Errorf("Ed25519 key has %d bytes, not %d", len(k), ed25519.PublicKeySize)
 		}
+		if isSmallOrderEd25519(k) {
+			return 0, errors.New("Ed25519 key is a point of small order (such as the identity or all zero bytes): signatures forged without any private key verify with it")
+		}
 	}
 	fam := familyOf(key)
 	if fam == 0 {
 		return 0, fmt.Errorf("key type %T cannot verify JWS signatures (use RSA >= 2048 bits, EC P-256/P-384/P-521, or Ed25519)", key)
 	}
 	return fam, nil
+}
+
+// smallOrderEd25519Y lists, 32 bytes each, the y coordinates (little-endian, sign bit cleared) of every encoding
+// of the 8 points of small order on edwards25519, non-canonical ones (y >= p) included: the list libsodium
+// refuses. crypto/ed25519 accepts these keys, and for them a signature with S = 0 and R a small-order point
+// verifies for a share of all messages (every message, for the identity).
+const smallOrderEd25519Y = "" +
+	// y = 0 (order 4)
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	// y = 1 (the identity)
+	"\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	// y = p-1 (order 2)
+	"\xec\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f" +
+	// y = p, a non-canonical 0
+	"\xed\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f" +
+	// y = p+1, a non-canonical 1
+	"\xee\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f" +
+	// y of a point of order 8
+	"\x26\xe8\x95\x8f\xc2\xb2\x27\xb0\x45\xc3\xf4\x89\xf2\xef\x98\xf0\xd5\xdf\xac\x05\xd3\xc6\x33\x39\xb1\x38\x02\x88\x6d\x53\xfc\x05" +
+	// y of a point of order 8
+	"\xc7\x17\x6a\x70\x3d\x4d\xd8\x4f\xba\x3c\x0b\x76\x0d\x10\x67\x0f\x2a\x20\x53\xfa\x2c\x39\xcc\xc6\x4e\xc7\xfd\x77\x92\xac\x03\x7a"
+
+// isSmallOrderEd25519 reports whether key encodes a point of small order, whatever its sign bit.
+func isSmallOrderEd25519(key []byte) bool {
+	if len(key) != 32 {
+		return false
+	}
+	var y [32]byte
+	copy(y[:], key)
+	y[31] &= 0x7f
+	for i := 0; i < len(smallOrderEd25519Y); i += 32 {
+		if string(y[:]) == smallOrderEd25519Y[i:i+32] {
+			return true
+		}
+	}
+	return false
 }
 
 // jwkMeta are the JWK members checked before the key is used, read strictly by their exact names.
@@ -63,6 +102,7 @@ type jwkMeta struct {
 	hasUse, hasOps     bool
 	opsVerify          bool
 	hasPrivate         bool
+	variant            bool // a member name is a case variant of kty, use, alg, kid or key_ops
 }
 
 func readJWKMeta(raw []byte) (jwkMeta, error) {
@@ -89,10 +129,18 @@ func readJWKMeta(raw []byte) (jwkMeta, error) {
 			for _, op := range ops {
 				m.opsVerify = m.opsVerify || op == "verify"
 			}
-		case "d", "p", "q", "dp", "dq", "qi", "k":
+		case "d", "p", "q", "dp", "dq", "qi", "oth", "k":
 			m.hasPrivate = true
 			ok = r.skip(1)
 		default:
+			// jwkset reads members through encoding/json, which matches names ignoring case: "D" is d to
+			// it, "KID" is kid. One key, one reading: a variant of a private member counts as private, and
+			// a variant of a member checked here makes the key unusable.
+			if caseVariantOf(name, "d", "p", "q", "dp", "dq", "qi", "oth", "k") {
+				m.hasPrivate = true
+			} else if caseVariantOf(name, "kty", "use", "alg", "kid", "key_ops") {
+				m.variant = true
+			}
 			ok = r.skip(1)
 		}
 		return ok
@@ -103,6 +151,8 @@ func readJWKMeta(raw []byte) (jwkMeta, error) {
 	return m, nil
 }
 
+var errJWKCaseVariant = errors.New("a member name is a case variant of kty, use, alg, kid or key_ops (JWK member names are case-sensitive)")
+
 // parseJWK turns one JWK into a verification key, or says why it cannot be one.
 func parseJWK(raw []byte, local bool) (*pubKey, jwkMeta, error) {
 	m, err := readJWKMeta(raw)
@@ -110,6 +160,8 @@ func parseJWK(raw []byte, local bool) (*pubKey, jwkMeta, error) {
 		return nil, m, err
 	}
 	switch {
+	case m.variant:
+		return nil, m, errJWKCaseVariant
 	case m.kty == "oct":
 		return nil, m, errors.New(`kty "oct" is a shared secret; jwtauth verifies asymmetric signatures only`)
 	case m.hasUse && m.use != "sig":

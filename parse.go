@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -164,9 +165,13 @@ func (r *jsonReader) object(depth int, member func(name []byte) bool) bool {
 		return r.fail("expected a JSON object")
 	}
 	r.i++
+	// Names seen so far, with the fold key of each: the first rune folded as encoding/json folds it. Only
+	// names whose keys collide are compared in full, so an object without such names costs no more than an
+	// exact-duplicate check and allocates nothing.
 	var small [16][]byte
+	var smallKeys [16]rune
 	seen := small[:0]
-	var seenMap map[string]struct{}
+	var seenMap map[string]struct{} // folded names, once the object has more than 16 members
 	r.ws()
 	if r.i < len(r.b) && r.b[r.i] == '}' {
 		r.i++
@@ -178,26 +183,31 @@ func (r *jsonReader) object(depth int, member func(name []byte) bool) bool {
 		if !ok {
 			return r.fail("expected a member name")
 		}
-		// duplicate detection on the unescaped name
+		// Duplicates are names equal under encoding/json's case folding ("sub", "Sub", "ſub"): it reads
+		// them all into one struct field, so Claims.Decode would see the last and the registered claims the first.
 		if seenMap != nil {
-			if _, dup := seenMap[string(name)]; dup {
-				return r.fail("duplicate member name")
+			var fbuf [64]byte
+			folded := appendFoldedName(fbuf[:0], name)
+			if _, dup := seenMap[string(folded)]; dup {
+				return r.fail(errDuplicateName)
 			}
-			seenMap[string(name)] = struct{}{}
+			seenMap[string(folded)] = struct{}{}
 		} else {
-			for _, s := range seen {
-				if bytes.Equal(s, name) {
-					return r.fail("duplicate member name")
+			key := foldKey(name)
+			for n, s := range seen {
+				if smallKeys[n] == key && bytes.EqualFold(s, name) {
+					return r.fail(errDuplicateName)
 				}
 			}
 			if len(seen) < cap(small) {
+				smallKeys[len(seen)] = key
 				seen = append(seen, name)
 			} else {
 				seenMap = make(map[string]struct{}, 64)
 				for _, s := range seen {
-					seenMap[string(s)] = struct{}{}
+					seenMap[string(appendFoldedName(nil, s))] = struct{}{}
 				}
-				seenMap[string(name)] = struct{}{}
+				seenMap[string(appendFoldedName(nil, name))] = struct{}{}
 			}
 		}
 		r.ws()
@@ -227,6 +237,70 @@ func (r *jsonReader) object(depth int, member func(name []byte) bool) bool {
 			return r.fail("expected ',' or '}' in an object")
 		}
 	}
+}
+
+const errDuplicateName = "duplicate member name (names are compared ignoring case, as encoding/json matches them)"
+
+// foldKey is the first rune of name folded as encoding/json folds it: equal names under that folding have
+// equal keys. ASCII, the common case, needs no decoding.
+func foldKey(name []byte) rune {
+	if len(name) == 0 {
+		return -1
+	}
+	if c := name[0]; c < utf8.RuneSelf {
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		return rune(c)
+	}
+	r, _ := utf8.DecodeRune(name)
+	return foldRune(r)
+}
+
+// appendFoldedName appends name folded as encoding/json folds member names (upper-case ASCII, and each other
+// rune the smallest of its simple case folding orbit, so 'ſ' is 'S' and the Kelvin sign 'K'): two names fold
+// equal exactly when bytes.EqualFold says they are equal.
+func appendFoldedName(out, name []byte) []byte {
+	for i := 0; i < len(name); {
+		if c := name[i]; c < utf8.RuneSelf {
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			out = append(out, c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(name[i:])
+		out = utf8.AppendRune(out, foldRune(r))
+		i += n
+	}
+	return out
+}
+
+// foldRune returns the smallest rune of r's simple case folding orbit.
+func foldRune(r rune) rune {
+	for {
+		r2 := unicode.SimpleFold(r)
+		if r2 <= r {
+			return r2
+		}
+		r = r2
+	}
+}
+
+// caseVariantOf reports whether name folds equal to one of names without being it exactly: a member
+// encoding/json would read as that registered claim while the strict reader does not.
+func caseVariantOf(name []byte, names ...string) bool {
+	for _, n := range names {
+		// Folding changes a rune's length by at most 1 to 3 bytes (s and ſ, k and K), so most names are out at once.
+		if len(name) < len(n) || len(name) > 3*len(n) || string(name) == n {
+			continue
+		}
+		if bytes.EqualFold(name, []byte(n)) {
+			return true
+		}
+	}
+	return false
 }
 
 // end checks that nothing but whitespace follows the top-level value.
@@ -562,6 +636,9 @@ func parseHeader(b []byte, h *header) error {
 			h.crit = true
 			ok = r.skip(1)
 		default:
+			if caseVariantOf(name, "alg", "kid", "typ", "crit") {
+				return r.fail("a member name is a case variant of alg, kid, typ or crit")
+			}
 			ok = r.skip(1)
 		}
 		return ok
@@ -615,6 +692,10 @@ func parsePayload(b []byte, p *payload) error {
 			p.hasCnf = true
 			ok = r.skip(1)
 		default:
+			// encoding/json (Claims.Decode) would read "Sub" as sub, which the registered claims do not.
+			if caseVariantOf(name, "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "scp", "permissions", "cnf") {
+				return r.fail("a claim name is a case variant of a registered claim (iss, sub, aud, exp, nbf, iat, jti, scope, scp, permissions, cnf)")
+			}
 			ok = r.skip(1)
 		}
 		return ok

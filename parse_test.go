@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -89,12 +90,24 @@ func FuzzStrictJSON(f *testing.F) {
 	for _, s := range []string{
 		`{"iss":"a","exp":1,"aud":["x"]}`, `{"a":{"b":[1,2,{"c":null}]},"d":true}`, `{"iss":"\u0041"}`,
 		`{"exp":1e3}`, `{"a":1,"a":2}`, `[]`, `{"scp":"a b","permissions":["p"]}`, `{"x":-0.5e-3}`,
+		`{"sub":"a","Sub":"b"}`, `{"sub":"a","ſub":"b"}`, `{"a":{"k":1,"\u212a":2}}`, `{"ß":1,"ss":2}`, `{"SUB":"x"}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var p payload
-		if err := parsePayload(data, &p); err != nil {
+		err := parsePayload(data, &p)
+		// Duplicates are exactly the names bytes.EqualFold (encoding/json's matching) finds equal, at any depth.
+		if utf8.Valid(data) && json.Valid(data) {
+			dup := foldDuplicateReference(data)
+			if dup && err == nil {
+				t.Fatalf("accepted names equal under case folding: %q", data)
+			}
+			if !dup && err != nil && strings.Contains(err.Error(), "duplicate member name") {
+				t.Fatalf("refused as duplicate, but encoding/json sees no two names alike: %q: %v", data, err)
+			}
+		}
+		if err != nil {
 			return
 		}
 		if !json.Valid(data) {
@@ -111,7 +124,70 @@ func FuzzStrictJSON(f *testing.F) {
 				t.Fatalf("iss %q disagrees with encoding/json in %q", p.iss, data)
 			}
 		}
+		// What Claims.Decode reads into a struct (names matched ignoring case) is what the exact reader read.
+		var viaStruct struct {
+			Iss json.RawMessage `json:"iss"`
+			Sub json.RawMessage `json:"sub"`
+			Exp json.RawMessage `json:"exp"`
+			Aud json.RawMessage `json:"aud"`
+		}
+		if json.Unmarshal(data, &viaStruct) != nil {
+			t.Fatalf("encoding/json cannot decode accepted %q into a struct", data)
+		}
+		for name, got := range map[string]json.RawMessage{"iss": viaStruct.Iss, "sub": viaStruct.Sub, "exp": viaStruct.Exp, "aud": viaStruct.Aud} {
+			want, _ := exactMember(data, name)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s: a struct decode reads %s, the exact name %s, in %q", name, got, want, data)
+			}
+		}
 	})
+}
+
+// foldDuplicateReference walks data with encoding/json's tokenizer and reports whether any object has two
+// member names that bytes.EqualFold finds equal: an independent statement of the rule the strict reader applies.
+func foldDuplicateReference(data []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type frame struct {
+		object bool
+		names  []string
+		key    bool // the next token in this object is a member name
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.key {
+			if name, ok := tok.(string); ok {
+				for _, n := range top.names {
+					if bytes.EqualFold([]byte(n), []byte(name)) {
+						return true
+					}
+				}
+				top.names = append(top.names, name)
+				top.key = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{object: true, key: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		if len(stack) > 0 && stack[len(stack)-1].object {
+			stack[len(stack)-1].key = true // a value ended: a name comes next
+		}
+	}
 }
 
 // exactMember finds the member whose unescaped name is exactly name (encoding/json's map decoding is exact
@@ -145,4 +221,59 @@ func FuzzDecodeSegment(f *testing.F) {
 			t.Fatalf("%q: accepted a non-canonical encoding", s)
 		}
 	})
+}
+
+// A5: encoding/json reads member names ignoring case (bytes.EqualFold, with Unicode simple folding), so two
+// names equal under that folding are one member to Claims.Decode and two to an exact reader.
+func TestJSONReader_RefusesNamesEqualUnderCaseFolding(t *testing.T) {
+	var many strings.Builder
+	many.WriteString(`{`)
+	for i := 0; i < 40; i++ {
+		many.WriteString(`"k` + string(rune('a'+i%26)) + string(rune('a'+i/26)) + `":1,`)
+	}
+	many.WriteString(`"\u212aAA":2}`) // Kelvin sign: the same name as "kaa" under folding, found through the map
+
+	refused := map[string]string{
+		"ASCII case":               `{"sub":"alice","Sub":"admin"}`,
+		"long s (U+017F)":          `{"sub":"alice","ſub":"admin"}`,
+		"Kelvin sign (U+212A)":     `{"x":1,"k":1,"K":2}`,
+		"escaped":                  `{"email":"a","\u0045MAIL":"b"}`,
+		"nested object":            `{"org":{"role":"user","ROLE":"admin"}}`,
+		"object in an array":       `{"a":[1,{"s":1,"ſ":2}]}`,
+		"past the small set":       many.String(),
+		"registered claim variant": `{"SUB":"admin"}`,
+		"registered via long s":    `{"ſcope":"admin"}`,
+	}
+	for name, js := range refused {
+		assert.Error(t, parsePayload([]byte(js), &payload{}), name)
+	}
+	assert.ErrorContains(t, parsePayload([]byte(`{"sub":"alice","Sub":"admin"}`), &payload{}), "duplicate member name")
+	assert.Error(t, parseHeader([]byte(`{"alg":"ES256","kid":"a","KID":"b"}`), &header{}))
+	assert.Error(t, parseHeader([]byte(`{"alg":"ES256","\u212aid":"b"}`), &header{}), "a case variant of kid alone")
+
+	accepted := map[string]string{
+		"distinct names":          `{"sub":"a","subject":"b","sub_id":"c"}`,
+		"ß is not ss":             `{"ß":1,"ss":2}`,
+		"dotless i is not i":      `{"ıss_x":1,"iss_x":2}`,
+		"same name, other depths": `{"role":"a","org":{"role":"b","Role2":{"role":"c"}}}`,
+	}
+	for name, js := range accepted {
+		assert.NoError(t, parsePayload([]byte(js), &payload{}), name)
+	}
+}
+
+// TestFoldName_AgreesWithBytesEqualFold pins the folding to the one encoding/json documents: two names fold
+// equal exactly when bytes.EqualFold says so.
+func TestFoldName_AgreesWithBytesEqualFold(t *testing.T) {
+	names := []string{"s", "S", "ſ", "k", "K", "K", "ß", "ss", "ẞ", "Σ", "σ", "ς", "ı", "i", "I", "İ", "µ", "μ", "Μ", "Å", "å", "Å", "abc", "ABC", "aBc"}
+	for _, a := range names {
+		for _, b := range names {
+			want := bytes.EqualFold([]byte(a), []byte(b))
+			got := string(appendFoldedName(nil, []byte(a))) == string(appendFoldedName(nil, []byte(b)))
+			assert.Equal(t, want, got, "%q %q", a, b)
+			if want {
+				assert.Equal(t, foldKey([]byte(a)), foldKey([]byte(b)), "%q %q", a, b)
+			}
+		}
+	}
 }

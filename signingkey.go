@@ -352,6 +352,8 @@ func parsePrivateJWKSet(data []byte) ([]*SigningKey, error) {
 // parsePrivateJWK turns one private JWK into a SigningKey.
 func parsePrivateJWK(raw []byte, m jwkMeta) (*SigningKey, error) {
 	switch {
+	case m.variant:
+		return nil, errJWKCaseVariant
 	case m.kty == "oct":
 		return nil, errors.New(`kty "oct" is a shared secret (HMAC); jwtauth signs with asymmetric keys only`)
 	case m.hasUse && m.use != "sig":
