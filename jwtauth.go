@@ -576,7 +576,8 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, Outcome) 
 		return nil, o
 	}
 	if key.issuer != "" {
-		if msg := keyIssuerMismatch(key, p.iss, pb); msg != "" {
+		tid, _, _ := topLevelString(pb, "tid")
+		if msg := keyIssuerMismatch(key, p.iss, tid); msg != "" {
 			return fail(failUnknownKey, msg)
 		}
 	}

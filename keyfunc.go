@@ -33,6 +33,9 @@ import (
 // (strict decoder refusing duplicate members, exp and audience required, cnf refused, max age, cache).
 func (v *Verifier) Keyfunc(issuer string) (keyfunc.Keyfunc, error) {
 	t := v.byIssuer[issuer]
+	if t == nil && v.templateListed(issuer) {
+		return nil, fmt.Errorf("jwtauth: Keyfunc(%q): a multi-tenant issuer is matched together with the token's tid, which only Verify and RequireAuth check; use them", issuer)
+	}
 	if t == nil {
 		return nil, fmt.Errorf("jwtauth: Keyfunc(%q): not a trusted issuer of this Verifier; expected one of %s", issuer, v.issuerList())
 	}
@@ -104,6 +107,11 @@ func (k issuerKeyfunc) key(ctx context.Context, token *jwt.Token) (any, error) {
 	pk, err := k.v.findKey(ctx, k.t, &h, alg)
 	if err != nil {
 		return nil, err
+	}
+	if pk.issuer != "" {
+		if msg := keyIssuerMismatch(pk, iss, tidOf(token.Claims)); msg != "" {
+			return nil, newError(failUnknownKey, msg)
+		}
 	}
 	// golang-jwt verifies with token.Method after the keyfunc returns: ours checks PSS salt lengths strictly.
 	token.Method = alg.method
@@ -232,4 +240,15 @@ func (s keyView) MarshalWithOptions(ctx context.Context, m jwkset.JWKMarshalOpti
 		return jwkset.JWKSMarshal{}, err
 	}
 	return mem.MarshalWithOptions(ctx, m, vo)
+}
+
+// tidOf returns the tid claim of golang-jwt claims; other claims types than jwt.MapClaims cannot be read
+// generically, so a key that needs tid then refuses.
+func tidOf(c jwt.Claims) string {
+	if m, ok := c.(jwt.MapClaims); ok {
+		if tid, ok := m["tid"].(string); ok {
+			return tid
+		}
+	}
+	return ""
 }

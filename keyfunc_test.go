@@ -354,3 +354,43 @@ func TestKeyfunc_StorageIsAReadOnlyViewOfCurrentKeys(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, all, 2, "the view follows refreshes")
 }
+
+// A key published for one tenant (Entra's per-key issuer) verifies only that tenant's tokens through the
+// Keyfunc too; a multi-tenant issuer, matched with tid, is not offered as a Keyfunc at all.
+func TestKeyfunc_EnforcesPerKeyIssuerAndRefusesTemplates(t *testing.T) {
+	const iss = "https://login.example.test/tenant-a/v2.0"
+	key := testKey("ES256", 0)
+	jwk := jwtauthtest.PublicJWK(key.Public(), "k1", "ES256")
+	jwk["issuer"] = "https://login.example.test/{tenantid}/v2.0"
+	set, err := json.Marshal(map[string]any{"keys": []any{jwk}})
+	require.NoError(t, err)
+	ti := jwtauth.TrustedIssuer{Issuer: iss, Audiences: []string{testAudience}, Algorithms: []string{"ES256"}, Keys: jwtauth.LocalKeys(set)}
+	multi := jwtauth.TrustedIssuer{Issuer: "https://login.example.test/{tenantid}/v2.0", Audiences: []string{testAudience},
+		Algorithms: []string{"ES256"}, Keys: jwtauth.LocalKeys(set)}
+	v := kfVerifier(t, ti, func(c *jwtauth.Config) { c.Issuers = append(c.Issuers, multi) })
+	k := kfKeyfunc(t, v, iss)
+
+	sign := func(claims jwt.MapClaims) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+		tok.Header["kid"] = "k1"
+		s, err := tok.SignedString(key)
+		require.NoError(t, err)
+		return s
+	}
+	base := func(tid any) jwt.MapClaims {
+		c := jwt.MapClaims{"iss": iss, "aud": testAudience, "exp": time.Now().Add(time.Hour).Unix()}
+		if tid != nil {
+			c["tid"] = tid
+		}
+		return c
+	}
+	_, err = jwt.Parse(sign(base("tenant-a")), k.Keyfunc, kfOptions(ti)...)
+	assert.NoError(t, err)
+	for _, tid := range []any{"tenant-b", nil, 7} {
+		_, err = jwt.Parse(sign(base(tid)), k.Keyfunc, kfOptions(ti)...)
+		assert.ErrorIs(t, err, jwtauth.ErrUnknownKey, "tid %v", tid)
+	}
+
+	_, err = v.Keyfunc(multi.Issuer)
+	assert.ErrorContains(t, err, "only Verify and RequireAuth check")
+}
