@@ -152,6 +152,10 @@ type Outcome struct {
 	// Issuer, KeyID and Algorithm are as read from the token, possibly before it was verified: treat them as
 	// untrusted text when Err is not nil.
 	Issuer, KeyID, Algorithm string
+	// ConfiguredIssuer is the Issuer of the TrustedIssuer the token was checked against, exactly as configured
+	// (a template stays a template), or "" when its iss matched none. Unlike Issuer it is never token text, so
+	// it is the one to use as a metrics label.
+	ConfiguredIssuer string
 	// Cached is true when the verified-token cache answered.
 	Cached bool
 }
@@ -511,6 +515,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, Outcome) 
 	if v.cache != nil {
 		if c, t, ok := v.cache.get(v, token); ok {
 			o.Issuer, o.KeyID, o.Algorithm, o.Cached = c.Issuer, c.KeyID, c.Algorithm, true
+			o.ConfiguredIssuer = t.issuer
 			if o.Err = t.check(c); o.Err != nil {
 				return nil, o
 			}
@@ -565,6 +570,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, Outcome) 
 		}
 		return fail(failIssuer, fmt.Sprintf("issuer %s is not trusted; expected one of %s", quote(p.iss), v.issuerList()))
 	}
+	o.ConfiguredIssuer = t.issuer
 	if t.algs&alg.bit == 0 {
 		return fail(failAlg, fmt.Sprintf("algorithm %s is not allowed for issuer %q: its TrustedIssuer.Algorithms are %s; add %s there if the issuer signs with it",
 			quote(h.alg), t.issuer, strings.Join(t.algNames, ", "), quote(h.alg)))

@@ -653,3 +653,38 @@ func TestVerify_SaysTheSchemeMustBeStripped(t *testing.T) {
 	_, err := f.verify("x" + tok)
 	assert.NotContains(t, err.Error(), "Bearer", "the hint is only for a token that carries the scheme")
 }
+
+func TestVerify_OutcomeNamesTheConfiguredIssuerNeverTokenText(t *testing.T) {
+	const template = "https://login.example.test/{tenantid}/v2.0"
+	var got []jwtauth.Outcome
+	f := newLocal(t, "ES256", func(c *jwtauth.Config) {
+		c.CacheSize = 16
+		c.OnVerify = func(_ context.Context, o jwtauth.Outcome) { got = append(got, o) }
+		c.Issuers = append(c.Issuers, jwtauth.TrustedIssuer{
+			Issuer: template, Audiences: []string{testAudience}, Algorithms: []string{"ES256"},
+			Keys: jwtauth.LocalKeys(jwksOf(map[string]string{"k1": "ES256"}, map[string]crypto.Signer{"k1": testKey("ES256", 0)})),
+		})
+	})
+	forged := jwtauthtest.SignRaw("ES256", testKey("ES256", 1),
+		[]byte(`{"alg":"ES256","kid":"k1"}`), []byte(`{"iss":"`+testIssuer+`","aud":"`+testAudience+`","exp":4102444800}`))
+	valid := f.token(nil, nil)
+	cases := []struct {
+		name, token, configured, issuer string
+		ok                              bool
+	}{
+		{"accepted", valid, testIssuer, testIssuer, true},
+		{"accepted from the cache", valid, testIssuer, testIssuer, true},
+		{"forged, claiming a trusted issuer", forged, testIssuer, testIssuer, false},
+		{"untrusted issuer", f.token(nil, map[string]any{"iss": "https://evil.example/x"}), "", "https://evil.example/x", false},
+		{"tenant of a template", f.token(nil, map[string]any{"iss": "https://login.example.test/t-42/v2.0", "tid": "t-42"}),
+			template, "https://login.example.test/t-42/v2.0", true},
+	}
+	for i, tc := range cases {
+		_, err := f.verify(tc.token)
+		require.Equal(t, tc.ok, err == nil, "%s: %v", tc.name, err)
+		require.Len(t, got, i+1)
+		assert.Equal(t, tc.configured, got[i].ConfiguredIssuer, tc.name)
+		assert.Equal(t, tc.issuer, got[i].Issuer, tc.name)
+	}
+	assert.True(t, got[1].Cached)
+}

@@ -12,27 +12,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// untrusted is the issuer label of verifications whose iss is not a configured issuer: that text comes from
-// the token, so it must never become a label value (unbounded cardinality, attacker-chosen text).
+// untrusted is the issuer label of verifications whose iss is no configured issuer. Outcome.Issuer is token
+// text, so it never becomes a label value (unbounded cardinality, attacker-chosen text); ConfiguredIssuer is
+// the configured string, a template for multi-tenant issuers.
 const untrusted = "untrusted"
 
 // metrics feeds Prometheus from jwtauth's hooks. Every label value is a configured issuer or a fixed string
 // from jwtauth (reason phrases, fetch results), so cardinality is bounded by the configuration.
 type metrics struct {
 	reg           *prometheus.Registry
-	issuers       map[string]bool
 	verifications *prometheus.CounterVec
 	fetches       *prometheus.CounterVec
 	fetchDuration *prometheus.HistogramVec
 	unknownKid    *prometheus.CounterVec
 }
 
-// newMetrics builds the collectors for cfg's issuers and points cfg.OnVerify and cfg.OnFetch at them; call
-// it before jwtauth.New, then serve handler(v).
+// newMetrics builds the collectors and points cfg.OnVerify and cfg.OnFetch at them; call it before
+// jwtauth.New, then serve handler(v).
 func newMetrics(cfg *jwtauth.Config) *metrics {
 	m := &metrics{
-		reg:     prometheus.NewRegistry(),
-		issuers: make(map[string]bool, len(cfg.Issuers)),
+		reg: prometheus.NewRegistry(),
 		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jwtauth_verifications_total",
 			Help: "Token verifications by issuer (configured, or \"untrusted\"), outcome (ok or the RFC 6750 code) and reason.",
@@ -51,9 +50,6 @@ func newMetrics(cfg *jwtauth.Config) *metrics {
 			Help: "Key set fetches started because a token named a key not loaded (at most one per cooldown).",
 		}, []string{"issuer"}),
 	}
-	for _, ti := range cfg.Issuers {
-		m.issuers[ti.Issuer] = true
-	}
 	m.reg.MustRegister(m.verifications, m.fetches, m.fetchDuration, m.unknownKid,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg.OnVerify = m.onVerify
@@ -63,8 +59,8 @@ func newMetrics(cfg *jwtauth.Config) *metrics {
 
 func (m *metrics) onVerify(_ context.Context, o jwtauth.Outcome) {
 	issuer, outcome := untrusted, "ok"
-	if m.issuers[o.Issuer] {
-		issuer = o.Issuer // a configured value, even when the token only claimed it
+	if o.ConfiguredIssuer != "" {
+		issuer = o.ConfiguredIssuer // a configured value, even when the token only claimed it
 	}
 	var e *jwtauth.Error
 	if errors.As(o.Err, &e) {
