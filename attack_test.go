@@ -368,6 +368,31 @@ type atkFixture struct {
 	jwksHits atomic.Int64
 	attHits  atomic.Int64
 	attURL   string
+	// observed is what OnVerify and OnFetch received, for the check that no token text reaches a metrics
+	// label (ConfiguredIssuer) or a fetch outcome.
+	mu       sync.Mutex
+	verified []jwtauth.Outcome
+	fetched  []jwtauth.FetchOutcome
+}
+
+func (f *atkFixture) onVerify(_ context.Context, o jwtauth.Outcome) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.verified = append(f.verified, o)
+}
+
+func (f *atkFixture) onFetch(o jwtauth.FetchOutcome) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fetched = append(f.fetched, o)
+}
+
+// observedSince returns what the hooks received after the first nv outcomes and nf fetches.
+func (f *atkFixture) observedSince(nv, nf int) ([]jwtauth.Outcome, []jwtauth.FetchOutcome, int, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]jwtauth.Outcome(nil), f.verified[nv:]...), append([]jwtauth.FetchOutcome(nil), f.fetched[nf:]...),
+		len(f.verified), len(f.fetched)
 }
 
 func atkQuietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -407,8 +432,10 @@ func atkNewFixture(t *testing.T) *atkFixture {
 			Keys: jwtauth.RemoteJWKS(jwks.URL + "/.well-known/jwks.json"), Roles: atkRoleClaims},
 			{Issuer: atkTmplIss, Tenants: []string{"tenant-a", "tenant-b"}, Audiences: []string{atkAud}, Algorithms: []string{"ES256"},
 				Keys: jwtauth.RemoteJWKS(tenantKeys.URL + "/common/discovery/v2.0/keys")}},
-		Clock:  func() time.Time { return atkNow },
-		Logger: atkQuietLogger(),
+		Clock:    func() time.Time { return atkNow },
+		Logger:   atkQuietLogger(),
+		OnVerify: f.onVerify,
+		OnFetch:  f.onFetch,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = f.v.Close() })
@@ -422,6 +449,7 @@ func atkNewFixture(t *testing.T) *atkFixture {
 		TokenCookie:    atkCookie,
 		TokenQuery:     atkQuery,
 		AllowPreflight: true,
+		OnVerify:       f.onVerify,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = f.vSrc.Close() })
@@ -1216,6 +1244,7 @@ func TestAttack_CraftedRequestsGetTheContractOutcome(t *testing.T) {
 	var outcomes []outcome
 	seen := map[string]bool{}
 	perClass := map[string]int{}
+	_, _, nv, nf := f.observedSince(0, 0)
 	for _, row := range rows {
 		require.False(t, seen[row.full()], "duplicate row name %q", row.full())
 		seen[row.full()] = true
@@ -1250,10 +1279,23 @@ func TestAttack_CraftedRequestsGetTheContractOutcome(t *testing.T) {
 			}
 			// RFC 8725 §3.10: URLs in the header are never dereferenced.
 			assert.Equal(t, attHits, f.attHits.Load(), "the attacker's jku/x5u server was contacted")
+			// Metrics hooks: the issuer label is a configured string, and fetch outcomes carry no token text.
+			var verified []jwtauth.Outcome
+			var fetched []jwtauth.FetchOutcome
+			verified, fetched, nv, nf = f.observedSince(nv, nf)
+			for _, o := range verified {
+				assert.Contains(t, []string{"", atkIss, atkTmplIss}, o.ConfiguredIssuer, "Outcome.ConfiguredIssuer is token text")
+			}
+			for _, o := range fetched {
+				if tok != "" {
+					assert.NotContains(t, fmt.Sprintf("%+v %v", o, o.Err), tok, "a fetch outcome carries the token")
+				}
+			}
 			outcomes = append(outcomes, outcome{row, w.Code, rec.reached.Load()})
 		})
 	}
 	t.Logf("rows per class: %v (total %d)", perClass, len(rows))
+	assert.Greater(t, nv, len(rows)/2, "OnVerify saw the rows whose token reached Verify")
 
 	// The property the whole table exists for: no token crafted without a trusted private key got through.
 	for _, o := range outcomes {
