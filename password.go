@@ -422,7 +422,7 @@ type PasswordPolicy struct {
 	RejectCommon bool
 }
 
-// ClassicPasswordPolicy returns the seed tutorial's rule, for compatibility
+// ClassicPasswordPolicy returns the common composition rule, for compatibility
 // with existing deployments: 8–20 characters with at least one upper-case
 // letter, lower-case letter, digit and special character. Prefer
 // NISTPasswordPolicy for new ones: composition rules push users to
