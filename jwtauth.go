@@ -190,6 +190,7 @@ type Verifier struct {
 // trust is a TrustedIssuer as the Verifier uses it.
 type trust struct {
 	issuer       string
+	aliases      []string        // other spellings of issuer (Google)
 	template     *issuerTemplate // nil unless Issuer has {tenantid}
 	tenants      []string
 	audiences    []string
@@ -288,7 +289,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		t := &trust{issuer: ti.Issuer, audiences: append([]string(nil), ti.Audiences...), skipAud: ti.InsecureSkipAudienceCheck,
 			roles: cloneRoleClaims(ti.Roles), validate: ti.Validate,
 			tenants: append([]string(nil), ti.Tenants...), azps: append([]string(nil), ti.AuthorizedParties...),
-			azpClaim: ti.azpClaim, profileCheck: ti.profileCheck}
+			azpClaim: ti.azpClaim, profileCheck: ti.profileCheck, aliases: append([]string(nil), ti.aliases...)}
 		if err := checkRoleClaims(ti.Roles); err != nil {
 			bad("%s: %v", where, err)
 		}

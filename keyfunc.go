@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
@@ -101,7 +102,7 @@ func (k issuerKeyfunc) key(ctx context.Context, token *jwt.Token) (any, error) {
 		return nil, newError(failMalformed, "iss claim is not a string")
 	case iss == "":
 		return nil, newError(failIssuer, fmt.Sprintf("token has no iss claim; this keyfunc serves issuer %q", k.t.issuer))
-	case iss != k.t.issuer:
+	case iss != k.t.issuer && !slices.Contains(k.t.aliases, iss):
 		return nil, newError(failIssuer, fmt.Sprintf("issuer %s is not the keyfunc's issuer %q", quote(iss), k.t.issuer))
 	}
 	pk, err := k.v.findKey(ctx, k.t, &h, alg)

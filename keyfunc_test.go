@@ -394,3 +394,22 @@ func TestKeyfunc_EnforcesPerKeyIssuerAndRefusesTemplates(t *testing.T) {
 	_, err = v.Keyfunc(multi.Issuer)
 	assert.ErrorContains(t, err, "only Verify and RequireAuth check")
 }
+
+// Google's two documented issuer spellings are one trusted issuer, through the Keyfunc as through Verify.
+func TestKeyfunc_AcceptsBothGoogleIssuerSpellings(t *testing.T) {
+	key := testKey("RS256", 0)
+	ti := jwtauth.Google("client-1.apps.googleusercontent.com")
+	ti.Keys = jwtauth.LocalKeys(jwksOf(map[string]string{"g1": "RS256"}, map[string]crypto.Signer{"g1": key}))
+	v := kfVerifier(t, ti)
+	for _, iss := range []string{"https://accounts.google.com", "accounts.google.com"} {
+		k := kfKeyfunc(t, v, iss)
+		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"iss": iss, "aud": ti.Audiences[0], "exp": time.Now().Add(time.Hour).Unix()})
+		tok.Header["kid"] = "g1"
+		s, err := tok.SignedString(key)
+		require.NoError(t, err)
+		_, err = jwt.Parse(s, k.Keyfunc, jwt.WithIssuer(iss), jwt.WithAudience(ti.Audiences[0]), jwt.WithValidMethods([]string{"RS256"}))
+		assert.NoError(t, err, iss)
+		_, err = v.Verify(context.Background(), s)
+		assert.NoError(t, err, iss)
+	}
+}
