@@ -138,9 +138,10 @@ type TrustedIssuer struct {
 	Validate func(*Claims) error
 
 	// Set by profiles only.
-	aliases      []string            // other spellings of Issuer (Google: accounts.google.com)
-	azpClaim     string              // claim AuthorizedParties is checked against; "" means azp
-	profileCheck func(*Claims) error // the profile's own claim checks, run before Validate
+	aliases      []string                // other spellings of Issuer (Google: accounts.google.com)
+	azpClaim     string                  // claim AuthorizedParties is checked against; "" means azp
+	profileCheck func(*Claims) error     // the profile's own claim checks, run before Validate
+	issuerHint   func(iss string) string // why a token of this provider names another issuer, or ""
 }
 
 // Outcome describes one verification, for Config.OnVerify and logs. It never holds the token.
@@ -198,6 +199,7 @@ type trust struct {
 	azps         []string
 	azpClaim     string
 	profileCheck func(*Claims) error
+	issuerHint   func(iss string) string
 	algs         algSet
 	algNames     []string // as configured; nil when taken from the keys
 	keys         keyProvider
@@ -289,7 +291,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		t := &trust{issuer: ti.Issuer, audiences: append([]string(nil), ti.Audiences...), skipAud: ti.InsecureSkipAudienceCheck,
 			roles: cloneRoleClaims(ti.Roles), validate: ti.Validate,
 			tenants: append([]string(nil), ti.Tenants...), azps: append([]string(nil), ti.AuthorizedParties...),
-			azpClaim: ti.azpClaim, profileCheck: ti.profileCheck, aliases: append([]string(nil), ti.aliases...)}
+			azpClaim: ti.azpClaim, profileCheck: ti.profileCheck, issuerHint: ti.issuerHint, aliases: append([]string(nil), ti.aliases...)}
 		if err := checkRoleClaims(ti.Roles); err != nil {
 			bad("%s: %v", where, err)
 		}
@@ -569,7 +571,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, Outcome) 
 		if !p.hasIss {
 			return fail(failIssuer, "token has no iss claim")
 		}
-		return fail(failIssuer, fmt.Sprintf("issuer %s is not trusted; expected one of %s", quote(p.iss), v.issuerList()))
+		return fail(failIssuer, fmt.Sprintf("issuer %s is not trusted; expected one of %s%s", quote(p.iss), v.issuerList(), v.issuerHint(p.iss)))
 	}
 	o.ConfiguredIssuer = t.issuer
 	if t.algs&alg.bit == 0 {
@@ -727,6 +729,19 @@ func quoteAud(p *payload) string {
 		q[i] = quote(a)
 	}
 	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// issuerHint asks the profiles why a token names an issuer none of them trusts (an Entra v1.0 token at a
+// v2.0 profile, an Okta org-server token): the common mistakes, said where the user sees the refusal.
+func (v *Verifier) issuerHint(iss string) string {
+	for _, t := range v.trusts {
+		if t.issuerHint != nil {
+			if h := t.issuerHint(iss); h != "" {
+				return ": " + h
+			}
+		}
+	}
+	return ""
 }
 
 func (v *Verifier) issuerList() string {

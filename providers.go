@@ -51,8 +51,15 @@ func Okta(issuer string, audiences ...string) TrustedIssuer {
 		}
 		keys = iss + "/v1/keys"
 	}
+	org := u.Scheme + "://" + u.Host
+	hint := func(got string) string {
+		if u.Path != "" && strings.TrimSuffix(got, "/") == org {
+			return "it is a token of the Okta org authorization server, whose access tokens are for Okta's own APIs; request the token from " + iss
+		}
+		return ""
+	}
 	return TrustedIssuer{Issuer: iss, Audiences: audiences, Algorithms: []string{"RS256"}, Keys: RemoteJWKS(keys),
-		Roles: []RoleClaim{RolesAt("groups")}}
+		Roles: []RoleClaim{RolesAt("groups")}, issuerHint: hint}
 }
 
 // entraConsumers is the tenant ID of personal Microsoft accounts, which "consumers" tokens carry.
@@ -107,7 +114,21 @@ func entra(tenant string, v1 bool, audiences []string) TrustedIssuer {
 		ti.Issuer = "https://sts.windows.net/" + tid + "/"
 		ti.Keys = RemoteJWKS("https://login.microsoftonline.com/" + keysTenant + "/discovery/keys")
 	}
+	ti.issuerHint = func(got string) string { return entraHint(got, v1, tid == tenantPlaceholder) }
 	return ti
+}
+
+// entraHint explains an Entra issuer that the profile does not trust.
+func entraHint(got string, v1, multi bool) string {
+	switch {
+	case !v1 && strings.HasPrefix(got, "https://sts.windows.net/"):
+		return `it is an Entra ID v1.0 token: set "requestedAccessTokenVersion": 2 in the API's app manifest, or trust jwtauth.EntraIDv1`
+	case v1 && strings.HasPrefix(got, "https://login.microsoftonline.com/") && strings.HasSuffix(got, "/v2.0"):
+		return "it is an Entra ID v2.0 token: trust jwtauth.EntraID"
+	case !multi && (strings.HasPrefix(got, "https://login.microsoftonline.com/") || strings.HasPrefix(got, "https://sts.windows.net/")):
+		return `it is a token of another tenant; for a multi-tenant app use jwtauth.EntraID("organizations", ...) with Tenants`
+	}
+	return ""
 }
 
 func isGUID(s string) bool {
