@@ -399,3 +399,53 @@ func FuzzJWKS(f *testing.F) {
 		check(t, v, data, "RemoteJWKS")
 	})
 }
+
+// FuzzIssuerTemplate: a multi-tenant issuer (https://login.atk.test/{tenantid}/v2.0, Tenants t1 and t2)
+// accepts a token only when its iss is the template with exactly its own tid in place of {tenantid}, and that
+// tid is listed: whatever iss and tid the token carries, one tenant's token never passes as another's.
+func FuzzIssuerTemplate(f *testing.F) {
+	const tmpl = "https://login.atk.test/{tenantid}/v2.0"
+	tenants := []string{"t1", "t2"}
+	for _, seed := range [][2]string{
+		{"https://login.atk.test/t1/v2.0", "t1"}, {"https://login.atk.test/t1/v2.0", "t2"},
+		{"https://login.atk.test/t3/v2.0", "t3"}, {"https://login.atk.test/t1/x/v2.0", "t1/x"},
+		{"https://login.atk.test//v2.0", ""}, {"https://login.atk.test/{tenantid}/v2.0", "{tenantid}"},
+		{"https://login.atk.test/T1/v2.0", "t1"}, {"https://login.atk.test/t1/v2.0/", "t1"},
+	} {
+		f.Add(seed[0], seed[1], true)
+	}
+	f.Add("https://login.atk.test/t1/v2.0", "", false)
+	key := atkFuzzKey()
+	set := atkJSON(map[string]any{"keys": []any{atkJWK(&key.PublicKey, "k", "ES256")}})
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{{Issuer: tmpl, Tenants: tenants, Audiences: []string{atkAud},
+			Algorithms: []string{"ES256"}, Keys: jwtauth.LocalKeys(set)}},
+		Clock:  func() time.Time { return atkNow },
+		Logger: atkQuietLogger(),
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = v.Close() })
+	f.Fuzz(func(t *testing.T, iss, tid string, withTid bool) {
+		claims := map[string]any{"iss": iss, "aud": atkAud, "exp": atkNow.Add(time.Hour).Unix()}
+		if withTid {
+			claims["tid"] = tid
+		}
+		tok := atkSignRaw("ES256", key, []byte(`{"alg":"ES256","kid":"k"}`), atkJSON(claims))
+		c, err := v.Verify(context.Background(), tok)
+		if err != nil {
+			var e *jwtauth.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("not an *Error: %v", err)
+			}
+			return
+		}
+		if !withTid || iss != strings.Replace(tmpl, "{tenantid}", tid, 1) || (tid != "t1" && tid != "t2") {
+			t.Fatalf("accepted iss %q with tid %q (present %v)", iss, tid, withTid)
+		}
+		if c.Issuer != iss {
+			t.Fatalf("Claims.Issuer %q, token iss %q", c.Issuer, iss)
+		}
+	})
+}
