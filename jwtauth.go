@@ -2,8 +2,9 @@
 // with them.
 //
 // A Verifier checks a token's signature against the keys of a trusted issuer (a remote JWKS with caching and
-// rotation, OIDC discovery, the Auth0 preset, or local keys), then its registered claims. RequireAuth wraps any
-// http.Handler; RequireScope checks scopes. Defaults follow RFC 8725 (JWT best current practices): an algorithm
+// rotation, OIDC discovery, or local keys; profiles such as Auth0, Okta, EntraID, Cognito and Keycloak set
+// them up as each provider documents), then its registered claims. RequireAuth wraps any http.Handler;
+// RequireScope checks scopes. Defaults follow RFC 8725 (JWT best current practices): an algorithm
 // allow-list is always enforced, "none" and HMAC are never accepted, exp is required, and the token is decoded
 // strictly.
 //
