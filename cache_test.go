@@ -2,7 +2,10 @@ package jwtauth_test
 
 import (
 	"context"
+	"crypto/elliptic"
+	"encoding/base64"
 	"fmt"
+	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -199,4 +202,44 @@ func TestCache_CopiesDoNotShareAppendableStorage(t *testing.T) {
 	require.NoError(t, err)
 	_ = append(c.Audience, "appended") // must not land in Scopes
 	assert.Equal(t, []string{"read:messages", "write:messages"}, c.Scopes)
+}
+
+// A10: ECDSA signatures are malleable: (r, n−s) verifies wherever (r, s) does, so the same claims come in two
+// token strings. The cache is keyed on the token bytes: the second string is a second entry, both verify to
+// identical claims, and neither entry answers for a string it was not made from. Replay and revocation must
+// therefore key on jti (or the claims), never on the token bytes.
+func TestCache_MalleatedECDSASignatureIsASecondEntryWithTheSameClaims(t *testing.T) {
+	f, p := cachedLocal(t)
+	tok := f.token(nil, map[string]any{"jti": "id-1"})
+	dot := strings.LastIndexByte(tok, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(tok[dot+1:])
+	require.NoError(t, err)
+	require.Len(t, sig, 64)
+	n := elliptic.P256().Params().N
+	s := new(big.Int).SetBytes(sig[32:])
+	twin := append(append([]byte(nil), sig[:32]...), new(big.Int).Sub(n, s).FillBytes(make([]byte, 32))...)
+	malleated := tok[:dot+1] + base64.RawURLEncoding.EncodeToString(twin)
+	require.NotEqual(t, tok, malleated)
+
+	c1, err := f.verify(tok)
+	require.NoError(t, err)
+	assert.False(t, p.cached())
+	c2, err := f.verify(malleated)
+	require.NoError(t, err, "crypto/ecdsa accepts (r, n-s)")
+	assert.False(t, p.cached(), "a second string is a second entry, not a hit on the first")
+	for _, tk := range []string{tok, malleated} {
+		c, err := f.verify(tk)
+		require.NoError(t, err)
+		assert.True(t, p.cached(), "both strings are cached")
+		assert.Equal(t, c1.RawJSON(), c.RawJSON())
+	}
+	assert.Equal(t, c1.ID, c2.ID, "jti is the same: key replay and revocation on it")
+	assert.Equal(t, c1.Subject, c2.Subject)
+	assert.Equal(t, c1.RawJSON(), c2.RawJSON())
+
+	// A third string, (r, s+1), is in neither entry and does not verify.
+	bad := append(append([]byte(nil), sig[:32]...), new(big.Int).Add(s, big.NewInt(1)).FillBytes(make([]byte, 32))...)
+	_, err = f.verify(tok[:dot+1] + base64.RawURLEncoding.EncodeToString(bad))
+	assert.ErrorIs(t, err, jwt.ErrTokenSignatureInvalid)
+	assert.False(t, p.cached())
 }

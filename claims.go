@@ -20,7 +20,9 @@ type Claims struct {
 	ExpiresAt time.Time // exp
 	NotBefore time.Time // nbf; zero when absent
 	IssuedAt  time.Time // iat; zero when absent
-	ID        string    // jti
+	// ID is jti. Key replay and revocation checks on it (with Issuer), never on the token string: ECDSA
+	// signatures are malleable, so the same claims can arrive in two different valid token strings.
+	ID string
 	// Scopes is the union of the space-delimited scope claim, the scp claim (string or array) and the
 	// permissions claim (Auth0 RBAC), without duplicates, in order of first appearance.
 	Scopes []string

@@ -154,15 +154,31 @@ func (e *Error) RequiredScopes() []string { return append([]string(nil), e.scope
 // quote renders an untrusted value for an error message or log: quoted, escaped, and cut to a sane length so a
 // hostile token cannot flood logs or forge log lines.
 func quote(s string) string {
-	const max = 64
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		return strconv.Quote(s[:cut]) + "..."
+	if n := cutAt(s); n < len(s) {
+		return strconv.Quote(s[:n]) + "..."
 	}
 	return strconv.Quote(s)
+}
+
+// cut shortens an untrusted value for a log attribute as quote does for a message (the handler escapes it).
+func cut(s string) string {
+	if n := cutAt(s); n < len(s) {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// cutAt is where quote and cut end an untrusted value: 64 bytes, backed up to a rune boundary.
+func cutAt(s string) int {
+	const max = 64
+	if len(s) <= max {
+		return len(s)
+	}
+	n := max
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
 }
 
 // quoteList renders a list of configured values for a message.

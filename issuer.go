@@ -103,7 +103,7 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	var kids []string
 	var usable []*SigningKey
 	for i, k := range cfg.Keys {
-		if k == nil || k.key == nil {
+		if k.signer() == nil {
 			bad("Keys[%d] is not a usable key: build it with GenerateSigningKey, NewSigningKey or ParseSigningKeys", i)
 			continue
 		}
@@ -245,7 +245,7 @@ func (i *Issuer) Issue(subject string, claims map[string]any) (string, error) {
 	tok := make([]byte, 0, len(k.header)+enc.EncodedLen(len(p))+1+enc.EncodedLen(k.sigSize()))
 	tok = append(tok, k.header...)
 	tok = enc.AppendEncode(tok, p)
-	sig, err := k.alg.method.Sign(string(tok), k.key)
+	sig, err := k.alg.method.Sign(string(tok), *k.priv)
 	if err != nil {
 		return "", fmt.Errorf("jwtauth: Issue: signing with key %q: %w", k.kid, err)
 	}

@@ -324,6 +324,7 @@ func TestRemoteJWKS_RefreshesOutliveTheContextPassedToNew(t *testing.T) {
 	// Close is what ends background work.
 	require.NoError(t, v.Close())
 	require.NoError(t, v2.Close())
+	time.Sleep(100 * time.Millisecond) // a request cancelled by Close may still reach the server
 	n, n2 := idp.Fetches(), idp2.Fetches()
 	time.Sleep(150 * time.Millisecond)
 	assert.Equal(t, n, idp.Fetches(), "no fetch after Close")

@@ -152,7 +152,7 @@ type Outcome struct {
 	// Reason is "ok" or the fixed phrase of the failure ("token expired", "signature invalid", ...).
 	Reason string
 	// Issuer, KeyID and Algorithm are as read from the token, possibly before it was verified: treat them as
-	// untrusted text when Err is not nil.
+	// untrusted text when Err is not nil, and cut them before logging (jwtauth's own logs keep 64 bytes).
 	Issuer, KeyID, Algorithm string
 	// ConfiguredIssuer is the Issuer of the TrustedIssuer the token was checked against, exactly as configured
 	// (a template stays a template), or "" when its iss matched none. Unlike Issuer it is never token text, so
@@ -502,8 +502,9 @@ func (v *Verifier) observe(ctx context.Context, o Outcome) {
 	if v.onVerify != nil {
 		v.onVerify(ctx, o)
 	}
-	v.logger.DebugContext(ctx, "jwtauth: token verification", "result", o.Reason, "issuer", o.Issuer,
-		"kid", o.KeyID, "alg", o.Algorithm, "cached", o.Cached)
+	// Cut as in error messages: a refused token's iss, kid and alg are whatever its sender chose.
+	v.logger.DebugContext(ctx, "jwtauth: token verification", "result", o.Reason, "issuer", cut(o.Issuer),
+		"kid", cut(o.KeyID), "alg", cut(o.Algorithm), "cached", o.Cached)
 }
 
 // verify does the work of Verify; the Outcome carries the error.

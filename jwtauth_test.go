@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -687,4 +688,32 @@ func TestVerify_OutcomeNamesTheConfiguredIssuerNeverTokenText(t *testing.T) {
 		assert.Equal(t, tc.issuer, got[i].Issuer, tc.name)
 	}
 	assert.True(t, got[1].Cached)
+}
+
+// A9: values read from a token are cut to 64 bytes in error messages; the logs must cut them the same way, or
+// a 16 KiB kid (or iss, or alg) is written whole into every log line about the token.
+func TestVerify_LogsCutTokenValuesLikeErrorMessages(t *testing.T) {
+	var logs logCapture
+	f := newLocal(t, "ES256", func(c *jwtauth.Config) {
+		c.Logger = logs.logger(slog.LevelDebug)
+		c.MaxTokenSize = 64 << 10 // room for a 16 KiB kid
+	})
+	long := strings.Repeat("k", 16<<10)
+	for _, tok := range []string{
+		f.token(map[string]any{"kid": long}, nil),
+		f.token(map[string]any{"alg": "ES256" + long}, nil),
+		f.token(nil, map[string]any{"iss": "https://" + long}),
+	} {
+		require.Less(t, len(tok), 64<<10)
+		_, err := f.v.Verify(context.Background(), tok)
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), strings.Repeat("k", 65))
+	}
+	out := logs.String()
+	require.Contains(t, out, "jwtauth: token verification", "the debug line is written")
+	assert.NotContains(t, out, strings.Repeat("k", 65), "a token value longer than the error-message cut reached the log")
+	assert.Contains(t, out, strings.Repeat("k", 32), "the cut value is still logged")
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		assert.Less(t, len(line), 2048, "log line of %d bytes", len(line))
+	}
 }

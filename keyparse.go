@@ -219,16 +219,16 @@ func parseJWKSet(body []byte, local bool, algs algSet, logger *slog.Logger, wher
 			// Whoever read this public document can sign with the key, so it proves nothing.
 			err = errors.New("the key set publishes its private part, so anyone can sign with it; the issuer must rotate it")
 			logger.Error("jwtauth: the key set publishes private key material; the key is not used and the issuer must rotate it",
-				"source", where, "kid", m.kid)
+				"source", where, "kid", cut(m.kid))
 		}
 		if err != nil {
-			reasons = append(reasons, fmt.Sprintf("key %d (kid %q): %v", i, m.kid, err))
+			reasons = append(reasons, fmt.Sprintf("key %d (kid %s): %v", i, quote(m.kid), err))
 			level := slog.LevelWarn
 			if m.hasUse && m.use == "enc" {
 				// Keycloak and others publish encryption keys next to signing keys: expected, not a fault.
 				level = slog.LevelDebug
 			}
-			logger.Log(context.Background(), level, "jwtauth: skipping unusable key", "source", where, "index", i, "kid", m.kid, "reason", err.Error())
+			logger.Log(context.Background(), level, "jwtauth: skipping unusable key", "source", where, "index", i, "kid", cut(m.kid), "reason", err.Error())
 			continue
 		}
 		keys = append(keys, k)

@@ -27,11 +27,22 @@ import (
 // SigningKey is a private signing key with its kid and algorithm. It never shows its key material: String, the
 // fmt verbs and slog print only its kid and algorithm, so a key can be logged by mistake without leaking.
 type SigningKey struct {
-	kid    string
-	alg    *algInfo
-	key    crypto.Signer
+	kid string
+	alg *algInfo
+	// priv holds the key material behind a pointer to an interface: fmt cannot call String on a SigningKey
+	// held by value in an unexported field and prints its fields instead, and it prints such a pointer as an
+	// address whatever the verb (a pointer to a struct it would follow for %s, %q, %d).
+	priv   *crypto.Signer
 	pub    crypto.PublicKey
 	header string // base64url of {"alg","kid","typ"} followed by '.', the fixed start of every token
+}
+
+// signer returns the private key, or nil for a SigningKey not built by this package.
+func (k *SigningKey) signer() crypto.Signer {
+	if k == nil || k.priv == nil {
+		return nil
+	}
+	return *k.priv
 }
 
 // KeyID returns the kid written into the header of tokens this key signs.
@@ -177,7 +188,7 @@ func newSigningKey(key crypto.Signer, alg, kid string) (*SigningKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &SigningKey{kid: kid, alg: a, key: key, pub: pub, header: base64.RawURLEncoding.EncodeToString(h) + "."}, nil
+	return &SigningKey{kid: kid, alg: a, priv: &key, pub: pub, header: base64.RawURLEncoding.EncodeToString(h) + "."}, nil
 }
 
 func impliedAlg(f keyFamily) *algInfo {
@@ -439,12 +450,12 @@ func PublicJWKS(keys ...*SigningKey) ([]byte, error) {
 func marshalJWKS(keys []*SigningKey, private bool) ([]byte, error) {
 	set := jwkset.JWKSMarshal{Keys: make([]jwkset.JWKMarshal, 0, len(keys))}
 	for i, k := range keys {
-		if k == nil || k.key == nil {
+		if k.signer() == nil {
 			return nil, fmt.Errorf("key %d is not a SigningKey from GenerateSigningKey, NewSigningKey or ParseSigningKeys", i)
 		}
 		var material any = k.pub
 		if private {
-			material = k.key
+			material = k.signer()
 		}
 		j, err := jwkset.NewJWKFromKey(material, jwkset.JWKOptions{
 			Marshal:  jwkset.JWKMarshalOptions{Private: private},

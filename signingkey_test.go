@@ -11,12 +11,15 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -59,6 +62,49 @@ func TestSigningKey_NeverPrintsKeyMaterial(t *testing.T) {
 
 			for _, text := range []string{buf.String(), fmt.Sprintf("%#v %+v %v %d %x", k, *k, k, k, k)} {
 				issAssertNoSecret(t, text, secrets)
+			}
+		})
+	}
+}
+
+// A7: fmt cannot call the methods of a value in an unexported struct field, so it prints the field's own
+// fields by reflection: a SigningKey (or Issuer) held by value there must reach no key bytes that way.
+func TestSigningKey_NeverPrintsKeyMaterialHeldByValueInAnUnexportedField(t *testing.T) {
+	for _, alg := range []string{"ES256", "RS256", "EdDSA"} {
+		t.Run(alg, func(t *testing.T) {
+			k := issKey(t, alg)
+			i := issNew(t, func(c *jwtauth.IssuerConfig) { c.Keys = []*jwtauth.SigningKey{k} })
+			type service struct {
+				name   string
+				key    jwtauth.SigningKey
+				issuer jwtauth.Issuer
+			}
+			type embeds struct {
+				jwtauth.SigningKey
+				note string
+			}
+			values := []any{service{"svc", *k, *i}, &service{"svc", *k, *i}, embeds{*k, "n"}, []service{{"svc", *k, *i}}}
+			var out strings.Builder
+			for _, v := range values {
+				for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
+					out.WriteString(fmt.Sprintf(verb, v) + "\n")
+				}
+				out.WriteString(fmt.Sprint(v) + fmt.Sprintln(v))
+				slog.New(slog.NewTextHandler(&out, nil)).Info("svc", "svc", v)
+				slog.New(slog.NewJSONHandler(&out, nil)).Info("svc", "svc", v)
+			}
+			var forms []string
+			for _, sec := range issSecrets(t, k) {
+				b, err := base64.RawURLEncoding.DecodeString(sec)
+				require.NoError(t, err)
+				head := b[:8]
+				forms = append(forms, hex.EncodeToString(head), strings.ToUpper(hex.EncodeToString(head)),
+					strings.Trim(fmt.Sprint(head), "[]"), string(head), strings.Trim(strconv.Quote(string(head)), `"`),
+					new(big.Int).SetBytes(b).String()[:15])
+			}
+			text := out.String()
+			for _, f := range forms {
+				assert.NotContains(t, text, f, "key material printed")
 			}
 		})
 	}
