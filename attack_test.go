@@ -24,6 +24,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -1531,4 +1532,139 @@ func TestAttack_SmallOrderEd25519KeysAreRefusedInEverySource(t *testing.T) {
 		})
 	}
 	assert.Greater(t, forgedSomewhere, 8, "crypto/ed25519 accepts forged signatures for most of these keys")
+}
+
+// atkClassMTLS rows are certificate-bound tokens (RFC 8705 §3): the token's cnf x5t#S256 must be the SHA-256
+// of the request's client certificate, taken from the TLS connection or, from a trusted proxy only, from the
+// RFC 9440 Client-Cert header.
+const atkClassMTLS = "mtls"
+
+func TestAttack_CertificateBoundTokens(t *testing.T) {
+	k := atkKeys()
+	certA, certB := atkSelfSigned(k.attEC), atkSelfSigned(k.attRS)
+	parsed := func(der []byte) *x509.Certificate {
+		c, err := x509.ParseCertificate(der)
+		require.NoError(t, err)
+		return c
+	}
+	newV := func(p jwtauth.MTLSPolicy, fwd jwtauth.ForwardedClientCert) *jwtauth.Verifier {
+		v, err := jwtauth.New(context.Background(), jwtauth.Config{
+			Issuers: []jwtauth.TrustedIssuer{{Issuer: atkIss, Audiences: []string{atkAud}, Algorithms: []string{"ES256"},
+				Keys: jwtauth.LocalKeys(atkTrustedJWKS()), MTLS: p}},
+			ForwardedClientCert: fwd,
+			Clock:               func() time.Time { return atkNow },
+			Logger:              atkQuietLogger(),
+		})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = v.Close() })
+		return v
+	}
+	// httptest.NewRequest's RemoteAddr is 192.0.2.1: the trusted proxy unless a row sets another peer.
+	vAllowed := newV(jwtauth.MTLSAllowed, jwtauth.ForwardedClientCert{Header: "Client-Cert", TrustedProxies: []string{"192.0.2.0/24"}})
+	vOff := newV(jwtauth.MTLSOff, jwtauth.ForwardedClientCert{})
+
+	thumbA := jwtauth.CertificateThumbprint(certA)
+	sumA := sha256.Sum256(certA)
+	bound := atkES(nil, map[string]any{"cnf": map[string]any{"x5t#S256": thumbA}})
+	cnf := func(c any) string { return atkES(nil, map[string]any{"cnf": c}) }
+	sf := func(der []byte) string { return ":" + base64.StdEncoding.EncodeToString(der) + ":" }
+
+	// req builds a request with token, a TLS client certificate (nil: none; empty: TLS without one), a peer
+	// and forwarded Client-Cert values.
+	type reqSpec struct {
+		tls   []byte
+		noTLS bool
+		peer  string
+		fwd   []string
+	}
+	req := func(token string, s reqSpec) func() *http.Request {
+		return func() *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/api/private", nil)
+			r.Header.Set("Authorization", "Bearer "+token)
+			if s.peer != "" {
+				r.RemoteAddr = s.peer
+			}
+			if !s.noTLS {
+				r.TLS = &tls.ConnectionState{HandshakeComplete: true}
+				if s.tls != nil {
+					r.TLS.PeerCertificates = []*x509.Certificate{parsed(s.tls)}
+				}
+			}
+			for _, v := range s.fwd {
+				r.Header.Add("Client-Cert", v)
+			}
+			return r
+		}
+	}
+	const untrusted = "198.51.100.7:4444"
+	const (
+		required = `Bearer error="invalid_token", error_description="client certificate required"`
+		mismatch = `Bearer error="invalid_token", error_description="client certificate mismatch"`
+		refused  = `Bearer error="invalid_token", error_description="sender-constrained token not accepted"`
+		badHdr   = `Bearer error="invalid_request", error_description="malformed client certificate"`
+		malform  = `Bearer error="invalid_token", error_description="malformed token"`
+	)
+	rows := []struct {
+		name      string
+		v         *jwtauth.Verifier
+		req       func() *http.Request
+		status    int
+		challenge string
+	}{
+		{"bound token with its certificate over TLS", vAllowed, req(bound, reqSpec{tls: certA, peer: untrusted}), 200, ""},
+		{"bound token with its certificate from the trusted proxy", vAllowed, req(bound, reqSpec{noTLS: true, fwd: []string{sf(certA)}}), 200, ""},
+		{"unbound token with MTLSAllowed", vAllowed, req(atkES(nil, nil), reqSpec{noTLS: true, peer: untrusted}), 200, ""},
+		{"no client certificate, plain HTTP", vAllowed, req(bound, reqSpec{noTLS: true, peer: untrusted}), 401, required},
+		{"no client certificate, TLS", vAllowed, req(bound, reqSpec{peer: untrusted}), 401, required},
+		{"another certificate over TLS", vAllowed, req(bound, reqSpec{tls: certB, peer: untrusted}), 401, mismatch},
+		{"another certificate from the trusted proxy", vAllowed, req(bound, reqSpec{noTLS: true, fwd: []string{sf(certB)}}), 401, mismatch},
+		{"forwarded header from an untrusted peer", vAllowed, req(bound, reqSpec{noTLS: true, peer: untrusted, fwd: []string{sf(certA)}}), 401, required},
+		{"forwarded header from an untrusted peer with another TLS certificate", vAllowed, req(bound, reqSpec{tls: certB, peer: untrusted, fwd: []string{sf(certA)}}), 401, mismatch},
+		{"trusted proxy's own TLS certificate does not count", vAllowed, req(bound, reqSpec{tls: certA}), 401, required},
+		{"forwarded header malformed: no colons", vAllowed, req(bound, reqSpec{noTLS: true, fwd: []string{base64.StdEncoding.EncodeToString(certA)}}), 400, badHdr},
+		{"forwarded header malformed: base64url alphabet", vAllowed, req(bound, reqSpec{noTLS: true, fwd: []string{":" + strings.NewReplacer("+", "-", "/", "_").Replace(base64.StdEncoding.EncodeToString(certA)) + "-_:"}}), 400, badHdr},
+		{"forwarded header malformed: empty byte sequence", vAllowed, req(bound, reqSpec{noTLS: true, fwd: []string{"::"}}), 400, badHdr},
+		{"forwarded header malformed: over 32 KiB", vAllowed, req(bound, reqSpec{noTLS: true, fwd: []string{":" + strings.Repeat("A", 40<<10) + ":"}}), 400, badHdr},
+		{"two forwarded headers", vAllowed, req(bound, reqSpec{noTLS: true, fwd: []string{sf(certA), sf(certA)}}), 400, badHdr},
+		{"forwarded header list in one line", vAllowed, req(bound, reqSpec{noTLS: true, fwd: []string{sf(certA) + ", " + sf(certB)}}), 400, badHdr},
+		{"cnf with jkt and x5t#S256 when only mTLS is allowed", vAllowed, req(cnf(map[string]any{"x5t#S256": thumbA, "jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}), reqSpec{tls: certA}), 401, refused},
+		{"cnf with x5t#S256 and jwk", vAllowed, req(cnf(map[string]any{"x5t#S256": thumbA, "jwk": atkJWK(&k.attEC.PublicKey, "", "")}), reqSpec{tls: certA}), 401, refused},
+		{"x5t#S256 too short", vAllowed, req(cnf(map[string]any{"x5t#S256": thumbA[:42]}), reqSpec{tls: certA}), 401, refused},
+		{"x5t#S256 padded", vAllowed, req(cnf(map[string]any{"x5t#S256": thumbA + "="}), reqSpec{tls: certA}), 401, refused},
+		{"x5t#S256 in the standard alphabet", vAllowed, req(cnf(map[string]any{"x5t#S256": base64.StdEncoding.EncodeToString(sumA[:])}), reqSpec{tls: certA}), 401, refused},
+		{"x5t#S256 in hex", vAllowed, req(cnf(map[string]any{"x5t#S256": fmt.Sprintf("%x", sumA)}), reqSpec{tls: certA}), 401, refused},
+		{"x5t#S256 of SHA-1 length", vAllowed, req(cnf(map[string]any{"x5t#S256": atkB64(sumA[:20])}), reqSpec{tls: certA}), 401, refused},
+		{"x5t#S256 not a string", vAllowed, req(cnf(map[string]any{"x5t#S256": 1}), reqSpec{tls: certA}), 401, malform},
+		{"x5t (SHA-1 member) instead of x5t#S256", vAllowed, req(cnf(map[string]any{"x5t": thumbA}), reqSpec{tls: certA}), 401, refused},
+		{"case variant X5T#S256", vAllowed, req(cnf(map[string]any{"X5T#S256": thumbA}), reqSpec{tls: certA}), 401, refused},
+		{"case variant x5t#s256", vAllowed, req(cnf(map[string]any{"x5t#s256": thumbA}), reqSpec{tls: certA}), 401, refused},
+		{"cnf not an object", vAllowed, req(cnf(thumbA), reqSpec{tls: certA}), 401, malform},
+		{"cnf empty", vAllowed, req(cnf(map[string]any{}), reqSpec{tls: certA}), 401, refused},
+		{"cnf x5t#S256 twice", vAllowed, req(atkESRaw(atkHdr, strings.TrimSuffix(atkPayload(), "}")+`,"cnf":{"x5t#S256":"`+thumbA+`","x5t#S256":"`+thumbA+`"}}`), reqSpec{tls: certA}), 401, malform},
+		{"bound token with MTLSOff", vOff, req(bound, reqSpec{tls: certA}), 401, refused},
+		{"bound token signed by an attacker", vAllowed, req(atkSignRaw("ES256", k.attEC, []byte(atkHdr), atkJSON(atkClaims(map[string]any{"cnf": map[string]any{"x5t#S256": thumbA}}))), reqSpec{tls: certA}), 401, `Bearer error="invalid_token", error_description="signature invalid"`},
+	}
+	for _, row := range rows {
+		t.Run(atkClassMTLS+"/"+row.name, func(t *testing.T) {
+			rec := &atkRecorder{}
+			w := httptest.NewRecorder()
+			r := row.req()
+			row.v.RequireAuth(rec).ServeHTTP(w, r)
+			assert.Equal(t, row.status, w.Code)
+			if row.status == http.StatusOK {
+				assert.EqualValues(t, 1, rec.reached.Load())
+				assert.Empty(t, w.Header().Values("WWW-Authenticate"))
+				return
+			}
+			assert.Zero(t, rec.reached.Load(), "a refused request must never reach the handler")
+			assert.Equal(t, []string{row.challenge}, w.Header().Values("WWW-Authenticate"))
+			phrase := row.challenge[strings.Index(row.challenge, `error_description="`)+len(`error_description="`) : len(row.challenge)-1]
+			code := "invalid_token"
+			if row.status == http.StatusBadRequest {
+				code = "invalid_request"
+			}
+			assert.JSONEq(t, `{"error":"`+code+`","error_description":"`+phrase+`"}`, w.Body.String())
+			assert.NotContains(t, w.Body.String()+w.Header().Get("WWW-Authenticate"), thumbA[:16], "the response echoes the thumbprint")
+		})
+	}
 }

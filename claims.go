@@ -33,9 +33,11 @@ type Claims struct {
 	KeyID     string
 	Algorithm string
 
-	raw   []byte // the payload JSON, never handed out without copying
-	v     *Verifier
-	typed atomic.Value // *typedClaims: ClaimsAs's decodes of this request's claims
+	raw    []byte // the payload JSON, never handed out without copying
+	v      *Verifier
+	cnf    confirmation // checked against each request, cached or not
+	hasCnf bool
+	typed  atomic.Value // *typedClaims: ClaimsAs's decodes of this request's claims
 }
 
 // maxTypedClaims bounds how many types ClaimsAs remembers per request; more are decoded on every call.
@@ -191,6 +193,7 @@ func (c *Claims) clone() *Claims {
 	d := &Claims{
 		Issuer: c.Issuer, Subject: c.Subject, ExpiresAt: c.ExpiresAt, NotBefore: c.NotBefore,
 		IssuedAt: c.IssuedAt, ID: c.ID, KeyID: c.KeyID, Algorithm: c.Algorithm, raw: c.raw, v: c.v,
+		cnf: c.cnf, hasCnf: c.hasCnf,
 		Audience: c.Audience, Scopes: c.Scopes, Roles: c.Roles,
 	}
 	na, ns := len(c.Audience), len(c.Scopes)
@@ -223,6 +226,8 @@ func newClaims(p *payload, h *header, raw []byte, v *Verifier) *Claims {
 		Algorithm: h.alg,
 		raw:       raw,
 		v:         v,
+		cnf:       p.cnf,
+		hasCnf:    p.hasCnf,
 	}
 	if p.hasNbf {
 		c.NotBefore = numericTime(p.nbf)

@@ -38,6 +38,10 @@ var (
 	// ErrSenderConstrained means the token carries a cnf claim: it is bound to a key or certificate (RFC 8705,
 	// RFC 9449) that a bearer check cannot prove, so accepting it would downgrade it to a bearer token.
 	ErrSenderConstrained = errors.New("jwtauth: sender-constrained token not accepted")
+	// ErrCertificateBinding means a certificate-bound token (RFC 8705 §3, TrustedIssuer.MTLS) came without the
+	// client certificate it is bound to: none at all, another one, or none possible (Verify has no connection),
+	// or the issuer requires certificate-bound tokens and the token is not one.
+	ErrCertificateBinding = errors.New("jwtauth: certificate binding not satisfied")
 	// ErrInsufficientScope means the token is valid but lacks a required scope.
 	ErrInsufficientScope = errors.New("jwtauth: insufficient scope")
 	// ErrInsufficientRole means the token is valid but lacks a required role (RequireRole, RequireAnyRole).
@@ -61,27 +65,31 @@ type failure struct {
 }
 
 var (
-	failNoToken         = &failure{http.StatusUnauthorized, "", "bearer token required", []error{ErrNoToken}}
-	failInvalidRequest  = &failure{http.StatusBadRequest, "invalid_request", "malformed credentials", []error{ErrInvalidRequest}}
-	failTooLarge        = &failure{http.StatusUnauthorized, "invalid_token", "token too large", []error{ErrTokenTooLarge, jwt.ErrTokenMalformed}}
-	failMalformed       = &failure{http.StatusUnauthorized, "invalid_token", "malformed token", []error{jwt.ErrTokenMalformed}}
-	failAlg             = &failure{http.StatusUnauthorized, "invalid_token", "algorithm not allowed", []error{ErrAlgorithmNotAllowed, jwt.ErrTokenSignatureInvalid}}
-	failType            = &failure{http.StatusUnauthorized, "invalid_token", "token type not accepted", []error{ErrTokenType}}
-	failCrit            = &failure{http.StatusUnauthorized, "invalid_token", "unsupported critical header", []error{ErrCriticalHeader, jwt.ErrTokenUnverifiable}}
-	failIssuer          = &failure{http.StatusUnauthorized, "invalid_token", "issuer not accepted", []error{ErrUntrustedIssuer, jwt.ErrTokenInvalidIssuer}}
-	failUnknownKey      = &failure{http.StatusUnauthorized, "invalid_token", "unknown signing key", []error{ErrUnknownKey, jwt.ErrTokenUnverifiable}}
-	failKeysUnavailable = &failure{http.StatusServiceUnavailable, "temporarily_unavailable", "signing keys unavailable", []error{ErrKeysUnavailable, jwt.ErrTokenUnverifiable}}
-	failSignature       = &failure{http.StatusUnauthorized, "invalid_token", "signature invalid", []error{jwt.ErrTokenSignatureInvalid}}
-	failExpired         = &failure{http.StatusUnauthorized, "invalid_token", "token expired", []error{jwt.ErrTokenExpired}}
-	failNotYetValid     = &failure{http.StatusUnauthorized, "invalid_token", "token not yet valid", []error{jwt.ErrTokenNotValidYet}}
-	failIssuedFuture    = &failure{http.StatusUnauthorized, "invalid_token", "token issued in the future", []error{jwt.ErrTokenUsedBeforeIssued}}
-	failTooOld          = &failure{http.StatusUnauthorized, "invalid_token", "token too old", []error{ErrTokenTooOld, jwt.ErrTokenInvalidClaims}}
-	failMissingClaim    = &failure{http.StatusUnauthorized, "invalid_token", "missing required claim", []error{jwt.ErrTokenRequiredClaimMissing}}
-	failAudience        = &failure{http.StatusUnauthorized, "invalid_token", "audience not accepted", []error{jwt.ErrTokenInvalidAudience}}
-	failCnf             = &failure{http.StatusUnauthorized, "invalid_token", "sender-constrained token not accepted", []error{ErrSenderConstrained, jwt.ErrTokenInvalidClaims}}
-	failScope           = &failure{http.StatusForbidden, "insufficient_scope", "insufficient scope", []error{ErrInsufficientScope}}
-	failRolesTooLarge   = &failure{http.StatusUnauthorized, "invalid_token", "roles claim too large", []error{ErrRolesTooLarge, jwt.ErrTokenInvalidClaims}}
-	failRejected        = &failure{http.StatusUnauthorized, "invalid_token", "token not accepted", []error{ErrTokenRejected, jwt.ErrTokenInvalidClaims}}
+	failNoToken           = &failure{http.StatusUnauthorized, "", "bearer token required", []error{ErrNoToken}}
+	failInvalidRequest    = &failure{http.StatusBadRequest, "invalid_request", "malformed credentials", []error{ErrInvalidRequest}}
+	failTooLarge          = &failure{http.StatusUnauthorized, "invalid_token", "token too large", []error{ErrTokenTooLarge, jwt.ErrTokenMalformed}}
+	failMalformed         = &failure{http.StatusUnauthorized, "invalid_token", "malformed token", []error{jwt.ErrTokenMalformed}}
+	failAlg               = &failure{http.StatusUnauthorized, "invalid_token", "algorithm not allowed", []error{ErrAlgorithmNotAllowed, jwt.ErrTokenSignatureInvalid}}
+	failType              = &failure{http.StatusUnauthorized, "invalid_token", "token type not accepted", []error{ErrTokenType}}
+	failCrit              = &failure{http.StatusUnauthorized, "invalid_token", "unsupported critical header", []error{ErrCriticalHeader, jwt.ErrTokenUnverifiable}}
+	failIssuer            = &failure{http.StatusUnauthorized, "invalid_token", "issuer not accepted", []error{ErrUntrustedIssuer, jwt.ErrTokenInvalidIssuer}}
+	failUnknownKey        = &failure{http.StatusUnauthorized, "invalid_token", "unknown signing key", []error{ErrUnknownKey, jwt.ErrTokenUnverifiable}}
+	failKeysUnavailable   = &failure{http.StatusServiceUnavailable, "temporarily_unavailable", "signing keys unavailable", []error{ErrKeysUnavailable, jwt.ErrTokenUnverifiable}}
+	failSignature         = &failure{http.StatusUnauthorized, "invalid_token", "signature invalid", []error{jwt.ErrTokenSignatureInvalid}}
+	failExpired           = &failure{http.StatusUnauthorized, "invalid_token", "token expired", []error{jwt.ErrTokenExpired}}
+	failNotYetValid       = &failure{http.StatusUnauthorized, "invalid_token", "token not yet valid", []error{jwt.ErrTokenNotValidYet}}
+	failIssuedFuture      = &failure{http.StatusUnauthorized, "invalid_token", "token issued in the future", []error{jwt.ErrTokenUsedBeforeIssued}}
+	failTooOld            = &failure{http.StatusUnauthorized, "invalid_token", "token too old", []error{ErrTokenTooOld, jwt.ErrTokenInvalidClaims}}
+	failMissingClaim      = &failure{http.StatusUnauthorized, "invalid_token", "missing required claim", []error{jwt.ErrTokenRequiredClaimMissing}}
+	failAudience          = &failure{http.StatusUnauthorized, "invalid_token", "audience not accepted", []error{jwt.ErrTokenInvalidAudience}}
+	failCnf               = &failure{http.StatusUnauthorized, "invalid_token", "sender-constrained token not accepted", []error{ErrSenderConstrained, jwt.ErrTokenInvalidClaims}}
+	failCertRequired      = &failure{http.StatusUnauthorized, "invalid_token", "client certificate required", []error{ErrCertificateBinding, jwt.ErrTokenInvalidClaims}}
+	failCertMismatch      = &failure{http.StatusUnauthorized, "invalid_token", "client certificate mismatch", []error{ErrCertificateBinding, jwt.ErrTokenInvalidClaims}}
+	failCertBoundRequired = &failure{http.StatusUnauthorized, "invalid_token", "certificate-bound token required", []error{ErrCertificateBinding, jwt.ErrTokenInvalidClaims}}
+	failCertHeader        = &failure{http.StatusBadRequest, "invalid_request", "malformed client certificate", []error{ErrInvalidRequest}}
+	failScope             = &failure{http.StatusForbidden, "insufficient_scope", "insufficient scope", []error{ErrInsufficientScope}}
+	failRolesTooLarge     = &failure{http.StatusUnauthorized, "invalid_token", "roles claim too large", []error{ErrRolesTooLarge, jwt.ErrTokenInvalidClaims}}
+	failRejected          = &failure{http.StatusUnauthorized, "invalid_token", "token not accepted", []error{ErrTokenRejected, jwt.ErrTokenInvalidClaims}}
 	// RFC 6750 has no role attribute; insufficient_scope is its code for "valid token, too few privileges".
 	failRole   = &failure{http.StatusForbidden, "insufficient_scope", "insufficient role", []error{ErrInsufficientRole}}
 	failDenied = &failure{http.StatusForbidden, "insufficient_scope", "access denied", []error{ErrAccessDenied}}

@@ -79,6 +79,11 @@ type Config struct {
 	// in use (count, age) are better read at scrape time from Verifier.KeySets.
 	OnFetch func(FetchOutcome)
 
+	// ForwardedClientCert names the header a TLS-terminating proxy forwards client certificates in, and the
+	// proxies believed, for certificate-bound tokens (TrustedIssuer.MTLS). Without it only the certificate of
+	// the request's own TLS connection counts.
+	ForwardedClientCert ForwardedClientCert
+
 	// Realm, when set, is sent as the realm attribute of WWW-Authenticate challenges.
 	Realm string
 	// TokenCookie names a cookie that may carry the token, besides the Authorization header. Off when empty.
@@ -128,6 +133,11 @@ type TrustedIssuer struct {
 	// Keys is where the issuer's public keys come from: RemoteJWKS, Discover, LocalKeys, LocalKeysFile or
 	// PublicKeys.
 	Keys KeySource
+	// MTLS says whether certificate-bound tokens (RFC 8705 §3, cnf x5t#S256) are accepted: MTLSOff (the
+	// default) refuses them, MTLSAllowed checks each against the request's client certificate (of the TLS
+	// connection, or forwarded per Config.ForwardedClientCert) and accepts unbound tokens too, MTLSRequired
+	// accepts bound tokens only. Verify, which sees no connection, refuses every certificate-bound token.
+	MTLS MTLSPolicy
 	// Roles lists the claims this issuer's tokens carry roles or groups in (RolesAt, RoleMapAt); Verify
 	// collects them into Claims.Roles for RequireRole. Empty means no roles, at no cost.
 	Roles []RoleClaim
@@ -183,6 +193,7 @@ type Verifier struct {
 	tokenQuery     string
 	allowPreflight bool
 	errorHandler   func(http.ResponseWriter, *http.Request, error)
+	fwdCert        forwardedCert
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -206,6 +217,7 @@ type trust struct {
 	keys         keyProvider
 	roles        []RoleClaim
 	validate     func(*Claims) error
+	mtls         MTLSPolicy
 }
 
 // New validates cfg and returns a Verifier. Remote key sets are fetched before New returns, waiting at most
@@ -279,6 +291,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if len(cfg.Issuers) == 0 {
 		bad("Config.Issuers is empty: add a TrustedIssuer, e.g. jwtauth.Auth0(domain, audience)")
 	}
+	anyMTLS := false
 	env := sourceEnv{opts: jwksOpts, now: v.now, logger: v.logger, onFetch: cfg.OnFetch}
 	for i, ti := range cfg.Issuers {
 		where := fmt.Sprintf("Config.Issuers[%d]", i)
@@ -293,6 +306,11 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 			roles: cloneRoleClaims(ti.Roles), validate: ti.Validate,
 			tenants: append([]string(nil), ti.Tenants...), azps: append([]string(nil), ti.AuthorizedParties...),
 			azpClaim: ti.azpClaim, profileCheck: ti.profileCheck, issuerHint: ti.issuerHint, aliases: append([]string(nil), ti.aliases...)}
+		t.mtls = ti.MTLS
+		if ti.MTLS > MTLSRequired {
+			bad("%s: MTLS %d is unknown: use MTLSOff, MTLSAllowed or MTLSRequired", where, ti.MTLS)
+		}
+		anyMTLS = anyMTLS || ti.MTLS != MTLSOff
 		if err := checkRoleClaims(ti.Roles); err != nil {
 			bad("%s: %v", where, err)
 		}
@@ -394,6 +412,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		}
 		v.trusts = append(v.trusts, t)
 	}
+	v.fwdCert = cfg.ForwardedClientCert.check(anyMTLS, bad)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -481,8 +500,15 @@ func (v *Verifier) Ready() error {
 
 // Verify checks token and returns its claims. Checks run cheapest first: size, structure, algorithm, issuer,
 // key lookup, signature; the claims are checked only once the signature holds. Every error is an *Error.
+// A sender-constrained token (cnf) is refused: Verify has no request to check its binding against.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
-	c, o := v.verify(ctx, token)
+	return v.verifyRequest(ctx, token, nil)
+}
+
+// verifyRequest is Verify for a token that came with r, which proves what a cnf binding asks for; r is nil
+// for Verify.
+func (v *Verifier) verifyRequest(ctx context.Context, token string, r *http.Request) (*Claims, error) {
+	c, o := v.verify(ctx, token, r)
 	if v.onVerify != nil || v.logger.Enabled(ctx, slog.LevelDebug) {
 		v.observe(ctx, o)
 	}
@@ -508,7 +534,7 @@ func (v *Verifier) observe(ctx context.Context, o Outcome) {
 }
 
 // verify does the work of Verify; the Outcome carries the error.
-func (v *Verifier) verify(ctx context.Context, token string) (*Claims, Outcome) {
+func (v *Verifier) verify(ctx context.Context, token string, r *http.Request) (*Claims, Outcome) {
 	var o Outcome
 	fail := func(kind *failure, msg string) (*Claims, Outcome) {
 		o.Err = newError(kind, msg)
@@ -521,6 +547,10 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, Outcome) 
 		if c, t, ok := v.cache.get(v, token); ok {
 			o.Issuer, o.KeyID, o.Algorithm, o.Cached = c.Issuer, c.KeyID, c.Algorithm, true
 			o.ConfiguredIssuer = t.issuer
+			if e := v.checkConfirmation(t, &c.cnf, c.hasCnf, r); e != nil {
+				o.Err = e
+				return nil, o
+			}
 			if o.Err = t.check(c); o.Err != nil {
 				return nil, o
 			}
@@ -605,6 +635,10 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, Outcome) 
 	if f, msg := v.checkClaims(t, &p, now); f != nil {
 		return fail(f, msg)
 	}
+	if e := v.checkConfirmation(t, &p.cnf, p.hasCnf, r); e != nil {
+		o.Err = e
+		return nil, o
+	}
 	c := newClaims(&p, &h, pb, v)
 	if len(t.roles) > 0 {
 		roles, msg := extractRoles(pb, t.roles)
@@ -661,9 +695,6 @@ func (v *Verifier) checkClaims(t *trust, p *payload, now time.Time) (*failure, s
 	}
 	if !t.skipAud && !audienceMatches(t.audiences, p) {
 		return failAudience, fmt.Sprintf("audience %s does not contain any of the expected %s", quoteAud(p), quoteList(t.audiences))
-	}
-	if p.hasCnf {
-		return failCnf, "token has a cnf claim (sender-constrained); a bearer check cannot prove possession of its key"
 	}
 	return nil, ""
 }

@@ -31,7 +31,7 @@ import (
 //
 // Everything else is golang-jwt's: exp, nbf, iat and aud are checked only as the parser options say, and
 // golang-jwt's default parser does not even require exp. Verify and RequireAuth remain the strict path
-// (strict decoder refusing duplicate members, exp and audience required, cnf refused, max age, cache).
+// (strict decoder refusing duplicate members, exp and audience required, cnf bindings checked or refused, max age, cache).
 func (v *Verifier) Keyfunc(issuer string) (keyfunc.Keyfunc, error) {
 	t := v.byIssuer[issuer]
 	if t == nil && v.templateListed(issuer) {

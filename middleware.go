@@ -64,7 +64,7 @@ func (v *Verifier) middleware(next http.Handler, optional bool) http.Handler {
 			v.refuse(w, r, err)
 			return
 		}
-		c, err := v.Verify(r.Context(), token)
+		c, err := v.verifyRequest(r.Context(), token, r)
 		if err != nil {
 			v.refuse(w, r, err)
 			return

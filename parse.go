@@ -121,7 +121,15 @@ type payload struct {
 	hasScp, scpIsArray  bool
 	permissions         []string
 	hasCnf              bool
+	cnf                 confirmation
 	unusualNumericDates bool
+}
+
+// confirmation is the cnf claim (RFC 7800) as read: the methods jwtauth can check, and whether it names others.
+type confirmation struct {
+	x5t, jkt       string // x5t#S256 (RFC 8705 §3.1), jkt (RFC 9449 §6.1), as found
+	hasX5t, hasJkt bool
+	other          bool // a member of another name (jwk, kid, X5T#S256, ...): a binding nobody here can check
 }
 
 // parseError says what was wrong in a message that names no value from the token.
@@ -690,7 +698,7 @@ func parsePayload(b []byte, p *payload) error {
 			p.permissions, ok = r.stringArray()
 		case "cnf":
 			p.hasCnf = true
-			ok = r.skip(1)
+			ok = r.confirmation(&p.cnf)
 		default:
 			// encoding/json (Claims.Decode) would read "Sub" as sub, which the registered claims do not.
 			if caseVariantOf(name, "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "scp", "permissions", "cnf") {
@@ -704,6 +712,25 @@ func parsePayload(b []byte, p *payload) error {
 		return parseError("payload: " + string(r.err))
 	}
 	return nil
+}
+
+// confirmation reads the cnf object: member names exactly as registered, values of known members strings.
+func (r *jsonReader) confirmation(c *confirmation) bool {
+	return r.object(1, func(name []byte) bool {
+		var ok bool
+		switch string(name) {
+		case "x5t#S256":
+			c.x5t, ok = r.str()
+			c.hasX5t = true
+		case "jkt":
+			c.jkt, ok = r.str()
+			c.hasJkt = true
+		default:
+			c.other = true
+			ok = r.skip(2)
+		}
+		return ok
+	})
 }
 
 // topLevelString finds the top-level member name of a payload that parsePayload has already accepted and
