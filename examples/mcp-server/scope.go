@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+
+	"github.com/jwtauth-go/jwtauth"
+)
+
+// requireToolScopes answers 403 insufficient_scope, with the challenge of the MCP specification's "Runtime
+// Insufficient Scope Errors", to a tools/call for a tool the token may not call. Every MCP message is a POST to
+// one endpoint, so the tool is known only from the JSON-RPC body, and a tool handler cannot choose the HTTP
+// status (the SDK has begun a 200 response by then): the body is read here, bounded, and handed on unchanged.
+// The tool handlers check the same scope again (guard), so a message this parser reads differently from the
+// SDK's is still refused, as a tool error.
+func (s *server) requireToolScopes(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		if err != nil {
+			status, code := http.StatusBadRequest, "invalid_request"
+			if errors.As(err, new(*http.MaxBytesError)) {
+				status, code = http.StatusRequestEntityTooLarge, "request_too_large"
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": "the request body could not be read"})
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+
+		required, id := toolCallScopes(body)
+		if len(required) > 0 {
+			c, ok := jwtauth.ClaimsFromContext(r.Context())
+			if !ok { // unreachable behind RequireAuth; refuse rather than serve
+				s.refuse(w, r, jwtauth.Reject(errors.New("requireToolScopes found no verified claims")))
+				return
+			}
+			if !c.HasAllScopes(required...) {
+				if id != nil {
+					r = r.WithContext(withRPCID(r.Context(), id))
+				}
+				s.v.Refuse(w, r, c.CheckScopes(challengeScopes(c, required)...))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// challengeScopes is the scope attribute of a refusal: the scopes the request needs plus those of this
+// server the token already has, the specification's "recommended approach", so a client that re-authorizes
+// with exactly these does not lose what it could do before. Only configured scope names are ever sent.
+func challengeScopes(c *jwtauth.Claims, required []string) []string {
+	out := slices.Clone(required)
+	for _, s := range scopesSupported() {
+		if c.HasScope(s) && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// rpcCall is the part of a JSON-RPC message the scope check reads.
+type rpcCall struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params struct {
+		Name string `json:"name"`
+	} `json:"params"`
+}
+
+// toolCallScopes returns the scopes the tools/call messages of body require, and the id of the call when body
+// is a single message with a string or number id. A body that is not JSON-RPC requires nothing here: the SDK
+// refuses it. Batches (allowed by protocol 2025-03-26 only) require the scopes of all their calls.
+func toolCallScopes(body []byte) (required []string, id json.RawMessage) {
+	var calls []rpcCall
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
+		if json.Unmarshal(body, &calls) != nil {
+			return nil, nil
+		}
+	} else {
+		var one rpcCall
+		if json.Unmarshal(body, &one) != nil {
+			return nil, nil
+		}
+		calls = []rpcCall{one}
+		if len(one.ID) > 0 && (one.ID[0] == '"' || one.ID[0] == '-' || one.ID[0] >= '0' && one.ID[0] <= '9') {
+			id = one.ID
+		}
+	}
+	for _, c := range calls {
+		if c.Method != "tools/call" {
+			continue
+		}
+		if scope := toolScope(c.Params.Name); scope != "" && !slices.Contains(required, scope) {
+			required = append(required, scope)
+		}
+	}
+	return required, id
+}
