@@ -34,18 +34,6 @@ type user struct {
 	passwordHash string
 }
 
-const schema = `
-CREATE TABLE IF NOT EXISTS users (
-	id              TEXT PRIMARY KEY,
-	email           TEXT NOT NULL,
-	email_lower     TEXT NOT NULL UNIQUE,
-	hashed_password TEXT NOT NULL,
-	is_active       INTEGER NOT NULL DEFAULT 1,
-	is_superuser    INTEGER NOT NULL DEFAULT 0,
-	is_verified     INTEGER NOT NULL DEFAULT 0,
-	created_at      TEXT NOT NULL
-)`
-
 const userColumns = `id, email, hashed_password, is_active, is_superuser, is_verified, created_at`
 
 // store keeps users in SQLite, through two pools: one connection for writes, so that writers of this process
@@ -73,9 +61,9 @@ func openStore(ctx context.Context, path string, now func() time.Time) (*store, 
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
 	wdb.SetMaxOpenConns(1)
-	if _, err := wdb.ExecContext(ctx, schema); err != nil {
+	if err := retryBusy(ctx, func() error { return migrate(ctx, wdb) }); err != nil {
 		_ = wdb.Close()
-		return nil, fmt.Errorf("creating schema in %s: %w", path, err)
+		return nil, fmt.Errorf("migrating the schema of %s: %w", path, err)
 	}
 	db, err := sql.Open("sqlite", dsn+"&_query_only=1")
 	if err != nil {
@@ -101,8 +89,13 @@ func (s *store) ping(ctx context.Context) error {
 // busy_timeout. A transaction that failed with SQLITE_BUSY committed nothing, so it is retried, with backoff,
 // for as long as the request's context allows, instead of surfacing as a 500.
 func (s *store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return retryBusy(ctx, func() error { return s.writeOnce(ctx, fn) })
+}
+
+// retryBusy runs op until it fails with something other than SQLITE_BUSY or ctx ends, with backoff.
+func retryBusy(ctx context.Context, op func() error) error {
 	for delay := 10 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
-		err := s.writeOnce(ctx, fn)
+		err := op()
 		if !isBusy(err) {
 			return err
 		}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations is the schema history, applied in order; migration i brings the database to version i+1, recorded
+// in SQLite's user_version. Append new steps at the end (one per change, in its own statement list); never
+// edit or reorder a step that has landed: databases in the field already ran it.
+var migrations = [...][]string{
+	// 1: users. IF NOT EXISTS because databases made before versioning have the table at user_version 0.
+	{`CREATE TABLE IF NOT EXISTS users (
+	id              TEXT PRIMARY KEY,
+	email           TEXT NOT NULL,
+	email_lower     TEXT NOT NULL UNIQUE,
+	hashed_password TEXT NOT NULL,
+	is_active       INTEGER NOT NULL DEFAULT 1,
+	is_superuser    INTEGER NOT NULL DEFAULT 0,
+	is_verified     INTEGER NOT NULL DEFAULT 0,
+	created_at      TEXT NOT NULL
+)`},
+}
+
+// migrate brings the database to the latest schema version. It runs in one write transaction (BEGIN IMMEDIATE),
+// so two processes starting together apply each step once: the second waits for the lock, then finds the
+// version already raised. A database newer than this binary is refused rather than used with a schema it
+// does not know.
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	var version int
+	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return fmt.Errorf("reading the schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("the database has schema version %d, newer than this server's %d: run a newer build of the login server", version, len(migrations))
+	}
+	for i := version; i < len(migrations); i++ {
+		for _, stmt := range migrations[i] {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("schema migration %d: %w", i+1, err)
+			}
+		}
+	}
+	if version == len(migrations) {
+		return nil
+	}
+	// PRAGMA takes no placeholders; the value is an int of ours.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(migrations))); err != nil {
+		return fmt.Errorf("recording schema version %d: %w", len(migrations), err)
+	}
+	return tx.Commit()
+}
