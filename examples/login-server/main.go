@@ -46,6 +46,7 @@ type config struct {
 	// Not read from the environment.
 	Limits          limits           // zero fields: CONTRACTS.md's login limits and the registration limits of README.md
 	HashConcurrency int              // PasswordHasher.MaxConcurrent; zero: its default
+	HashWait        time.Duration    // how long a request may wait for and spend in hashing; zero: 20s
 	Clock           func() time.Time // nil: time.Now
 	// HashCap bounds the cost of the stored hashes the server verifies (imported bcrypt and argon2id hashes);
 	// zero fields: defaultHashCap.

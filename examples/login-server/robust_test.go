@@ -107,7 +107,7 @@ func TestRobust_ConcurrentRegisterLoginAndMe(t *testing.T) {
 	cfg.Limits = limits{IPPerMinute: 1 << 20, IPBurst: 1 << 20, EmailFailures: 1000,
 		RegisterIPPerHour: 1 << 20, RegisterIPBurst: 1 << 20}
 	// Nor is capacity: four hashing slots leave registrations two, as GOMAXPROCS slots did before registrations
-	// got half, so that fourteen of them hash well within hashWait even under -race on a busy machine.
+	// got half, so that fourteen of them hash well within HashWait even under -race on a busy machine.
 	cfg.HashConcurrency = 4
 	ts := startServer(t, cfg)
 	client := ts.srv.Client()

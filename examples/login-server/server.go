@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,9 +29,9 @@ const (
 	// route; superusers also get adminScope.
 	userScope  = "read:messages"
 	adminScope = "admin"
-	// hashWait bounds how long a request waits for, and spends in, password hashing: when logins queue up for
-	// the hasher's slots, answering 503 soon beats holding connections open past the server's WriteTimeout.
-	hashWait = 20 * time.Second
+	// defaultHashWait bounds how long a request waits for, and spends in, password hashing: when logins queue
+	// up for the hasher's slots, answering 503 soon beats holding connections open past the server's WriteTimeout.
+	defaultHashWait = 20 * time.Second
 	// Pages of GET /admin/users.
 	defaultPageSize = 100
 	maxPageSize     = 1000
@@ -60,6 +61,7 @@ type app struct {
 	// regSlots bounds how many registrations wait for, or hold, a slot of hasher: half of its slots, at least
 	// one. However many registrations queue, a login waits behind at most that many registration hashes.
 	regSlots chan struct{}
+	hashWait time.Duration
 }
 
 // newApp opens the database and builds everything the handlers need. With no keys in cfg it signs with a
@@ -116,6 +118,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		hashCap:    cfg.HashCap.withDefaults(),
 		failFloor:  cfg.FailedLoginFloor,
 		regSlots:   make(chan struct{}, max(1, slots/2)),
+		hashWait:   cmp.Or(cfg.HashWait, defaultHashWait),
 	}
 	if a.failFloor <= 0 {
 		if a.failFloor, err = a.hashCap.measureFloor(ctx, a.hasher); err != nil {
@@ -244,7 +247,7 @@ func (a *app) register(w http.ResponseWriter, r *http.Request) {
 		tooManyRequests(w, retry, "registrations")
 		return
 	}
-	hctx, cancel := context.WithTimeout(r.Context(), hashWait)
+	hctx, cancel := context.WithTimeout(r.Context(), a.hashWait)
 	defer cancel()
 	select {
 	case a.regSlots <- struct{}{}:
@@ -290,7 +293,7 @@ func policyReason(err error) string {
 
 // loginFailed is the one answer for an unknown user, a wrong password and an inactive user, so that none can
 // be told apart from the others: the same body, no sooner than failFloor after the request began. The wait
-// holds no hashing slot; it ends early only when ctx does (the client left, or hashWait passed).
+// holds no hashing slot; it ends early only when ctx does (the client left, or the hash wait passed).
 func (a *app) loginFailed(ctx context.Context, w http.ResponseWriter, began time.Time) {
 	if wait := a.failFloor - time.Since(began); wait > 0 {
 		t := time.NewTimer(wait)
@@ -306,7 +309,7 @@ func (a *app) loginFailed(ctx context.Context, w http.ResponseWriter, began time
 
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	began := time.Now()
-	ctx, cancel := context.WithTimeout(r.Context(), hashWait)
+	ctx, cancel := context.WithTimeout(r.Context(), a.hashWait)
 	defer cancel()
 	// The IP limit comes first and counts every attempt, well-formed or not.
 	if ok, retry := a.limiter.allowIP(limiterKey(clientIPFrom(ctx))); !ok {
