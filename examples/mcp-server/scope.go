@@ -68,13 +68,27 @@ func challengeScopes(c *jwtauth.Claims, required []string) []string {
 	return out
 }
 
-// rpcCall is the part of a JSON-RPC message the scope check reads.
+// rpcCall is the part of a JSON-RPC message the scope check reads. Members are matched exactly, as the SDK's
+// decoder matches them (encoding/json's struct decoding would also take "NAME" for "name").
 type rpcCall struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Params struct {
-		Name string `json:"name"`
-	} `json:"params"`
+	id     json.RawMessage
+	method string
+	name   string
+}
+
+// parseCall reads one JSON-RPC message; ok is false when it is not a JSON object.
+func parseCall(raw []byte) (c rpcCall, ok bool) {
+	var msg map[string]json.RawMessage
+	if json.Unmarshal(raw, &msg) != nil {
+		return c, false
+	}
+	c.id = msg["id"]
+	_ = json.Unmarshal(msg["method"], &c.method)
+	var params map[string]json.RawMessage
+	if json.Unmarshal(msg["params"], &params) == nil {
+		_ = json.Unmarshal(params["name"], &c.name)
+	}
+	return c, true
 }
 
 // toolCallScopes returns the scopes the tools/call messages of body require, and the id of the call when body
@@ -83,24 +97,30 @@ type rpcCall struct {
 func toolCallScopes(body []byte) (required []string, id json.RawMessage) {
 	var calls []rpcCall
 	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
-		if json.Unmarshal(body, &calls) != nil {
+		var batch []json.RawMessage
+		if json.Unmarshal(body, &batch) != nil {
 			return nil, nil
 		}
+		for _, raw := range batch {
+			if c, ok := parseCall(raw); ok {
+				calls = append(calls, c)
+			}
+		}
 	} else {
-		var one rpcCall
-		if json.Unmarshal(body, &one) != nil {
+		one, ok := parseCall(body)
+		if !ok {
 			return nil, nil
 		}
 		calls = []rpcCall{one}
-		if len(one.ID) > 0 && (one.ID[0] == '"' || one.ID[0] == '-' || one.ID[0] >= '0' && one.ID[0] <= '9') {
-			id = one.ID
+		if len(one.id) > 0 && (one.id[0] == '"' || one.id[0] == '-' || one.id[0] >= '0' && one.id[0] <= '9') {
+			id = one.id
 		}
 	}
 	for _, c := range calls {
-		if c.Method != "tools/call" {
+		if c.method != "tools/call" {
 			continue
 		}
-		if scope := toolScope(c.Params.Name); scope != "" && !slices.Contains(required, scope) {
+		if scope := toolScope(c.name); scope != "" && !slices.Contains(required, scope) {
 			required = append(required, scope)
 		}
 	}

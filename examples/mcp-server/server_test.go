@@ -323,6 +323,9 @@ func TestToolCallScopes(t *testing.T) {
 		{"batch", `[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"time"}}]`, []string{"mcp:echo", "mcp:time"}, ""},
 		{"object id is not echoed", `{"jsonrpc":"2.0","id":{"x":1},"method":"tools/call","params":{"name":"echo"}}`, []string{"mcp:echo"}, ""},
 		{"not JSON", `{"jsonrpc":`, nil, ""},
+		// Members match exactly, as in the SDK's decoder: "NAME" is not the tool name.
+		{"case variant member", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"time","NAME":"echo"}}`, []string{"mcp:time"}, "1"},
+		{"case variant method", `{"jsonrpc":"2.0","id":1,"METHOD":"tools/call","params":{"name":"time"}}`, nil, "1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -351,4 +354,57 @@ func TestGuard_RefusesAToolCallWithoutItsScope(t *testing.T) {
 	assert.Equal(t, "x", out.Text)
 	_, _, err = h(t.Context(), &mcp.CallToolRequest{}, EchoInput{})
 	assert.Error(t, err, "no claims, no call")
+}
+
+// session opens an MCP session by hand and returns its id.
+func (f *fixture) session(t *testing.T, token string) string {
+	t.Helper()
+	resp, body := f.post(t, token, initialize)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	sid := resp.Header.Get("Mcp-Session-Id")
+	require.NotEmpty(t, sid)
+	resp, _ = f.postIn(t, sid, token, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	return sid
+}
+
+// postIn sends one raw JSON-RPC message within session sid.
+func (f *fixture) postIn(t *testing.T, sid, token, body string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, f.resource, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Session-Id", sid)
+	req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, string(b)
+}
+
+func TestMCP_AmbiguousToolCallsNeverRunAToolWithoutItsScope(t *testing.T) {
+	f := newFixture(t)
+	tok := f.token("alice", "mcp:echo")
+	sid := f.session(t, tok)
+	for _, body := range []string{
+		`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","name":"time"}}`,
+		`{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"time","name":"echo"}}`,
+		`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"NAME":"echo","name":"time"}}`,
+		`{"jsonrpc":"2.0","id":8,"method":"tools/call","method":"tools/call","params":{"name":"time"}}`,
+	} {
+		resp, got := f.postIn(t, sid, tok, body)
+		if resp.StatusCode == http.StatusForbidden {
+			assert.Contains(t, resp.Header.Get("WWW-Authenticate"), `error="insufficient_scope"`, body)
+			continue
+		}
+		// Whatever the SDK made of it, the time tool did not answer with a time.
+		assert.NotContains(t, got, `\"time\":`, body)
+		if strings.Contains(got, "mcp:time") {
+			assert.Contains(t, got, `"isError":true`, body)
+		}
+	}
 }
