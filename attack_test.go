@@ -1634,6 +1634,7 @@ func TestAttack_CertificateBoundTokens(t *testing.T) {
 		{"x5t#S256 in the standard alphabet", vAllowed, req(cnf(map[string]any{"x5t#S256": base64.StdEncoding.EncodeToString(sumA[:])}), reqSpec{tls: certA}), 401, refused},
 		{"x5t#S256 in hex", vAllowed, req(cnf(map[string]any{"x5t#S256": fmt.Sprintf("%x", sumA)}), reqSpec{tls: certA}), 401, refused},
 		{"x5t#S256 of SHA-1 length", vAllowed, req(cnf(map[string]any{"x5t#S256": atkB64(sumA[:20])}), reqSpec{tls: certA}), 401, refused},
+		{"x5t#S256 with non-zero trailing bits (the example value of RFC 8705 §3.1)", vAllowed, req(cnf(map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}), reqSpec{tls: certA}), 401, refused},
 		{"x5t#S256 not a string", vAllowed, req(cnf(map[string]any{"x5t#S256": 1}), reqSpec{tls: certA}), 401, malform},
 		{"x5t (SHA-1 member) instead of x5t#S256", vAllowed, req(cnf(map[string]any{"x5t": thumbA}), reqSpec{tls: certA}), 401, refused},
 		{"case variant X5T#S256", vAllowed, req(cnf(map[string]any{"X5T#S256": thumbA}), reqSpec{tls: certA}), 401, refused},

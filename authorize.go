@@ -36,7 +36,7 @@ func authorize(name string, check func(*Claims) *Error) func(http.Handler) http.
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, ok := ClaimsFromContext(r.Context())
 			if !ok {
-				writeError(w, newError(failNoToken, name+" found no verified claims: put it behind RequireAuth"), "")
+				writeError(w, newError(failNoToken, name+" found no verified claims: put it behind RequireAuth"), nil)
 				return
 			}
 			if e := check(c); e != nil {

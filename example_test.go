@@ -381,3 +381,71 @@ type exampleTB struct{}
 func (*exampleTB) Helper()                           {}
 func (*exampleTB) Cleanup(func())                    {}
 func (*exampleTB) Fatalf(format string, args ...any) { log.Fatalf(format, args...) }
+
+// Publish protected-resource metadata (RFC 9728) so that clients (MCP clients among them) discover which
+// authorization server issues tokens for this API; every challenge then points at it.
+func ExampleVerifier_ResourceMetadata() {
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{
+		Resource:        "https://api.example.com/mcp", // also the audience tokens must carry (RFC 8707)
+		ScopesSupported: []string{"tools:read", "tools:call"},
+		Issuers: []jwtauth.TrustedIssuer{{
+			Issuer:     "https://login.example.com",
+			Algorithms: []string{"ES256"},
+			Keys:       jwtauth.PublicKeys(&priv.PublicKey),
+		}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+
+	mux := http.NewServeMux()
+	mux.Handle(jwtauth.ResourceMetadataPath, v.ResourceMetadata())
+	mux.Handle(jwtauth.ResourceMetadataPath+"/", v.ResourceMetadata())
+	mux.Handle("/mcp", v.RequireAuth(http.NotFoundHandler()))
+
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/.well-known/oauth-protected-resource/mcp", nil))
+	fmt.Print(w.Body.String())
+	w = httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/mcp", nil))
+	fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
+	// Output:
+	// {"resource":"https://api.example.com/mcp","authorization_servers":["https://login.example.com"],"scopes_supported":["tools:read","tools:call"],"bearer_methods_supported":["header"]}
+	// 401 Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp"
+}
+
+// Accept tokens bound to the client's TLS certificate (RFC 8705 §3). Behind a TLS-terminating proxy, name the
+// header it forwards the certificate in and the proxy's addresses; without a proxy, ask clients for a
+// certificate in the server's tls.Config.
+func ExampleTrustedIssuer_mtls() {
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{{
+			Issuer:     "https://login.example.com",
+			Audiences:  []string{"orders-api"},
+			Algorithms: []string{"ES256"},
+			Keys:       jwtauth.PublicKeys(&priv.PublicKey),
+			MTLS:       jwtauth.MTLSAllowed, // bound tokens need their certificate; unbound ones still pass
+		}},
+		ForwardedClientCert: jwtauth.ForwardedClientCert{Header: "Client-Cert", TrustedProxies: []string{"10.0.0.0/8"}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+
+	clientCertDER := []byte("the DER of the client's X.509 certificate")
+	token := jwtauthtest.SignRaw("ES256", priv, []byte(`{"alg":"ES256","typ":"JWT"}`), mustJSON(map[string]any{
+		"iss": "https://login.example.com", "aud": "orders-api", "sub": "svc-7", "exp": time.Now().Add(time.Hour).Unix(),
+		"cnf": map[string]string{"x5t#S256": jwtauth.CertificateThumbprint(clientCertDER)}, // as the authorization server binds it
+	}))
+	r := httptest.NewRequest(http.MethodGet, "/orders", nil) // plain HTTP, no certificate
+	r.Header.Set("Authorization", "Bearer "+token)
+	w := httptest.NewRecorder()
+	v.RequireAuth(http.NotFoundHandler()).ServeHTTP(w, r)
+	fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
+	// Output:
+	// 401 Bearer error="invalid_token", error_description="client certificate required"
+}

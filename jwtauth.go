@@ -79,6 +79,16 @@ type Config struct {
 	// in use (count, age) are better read at scrape time from Verifier.KeySets.
 	OnFetch func(FetchOutcome)
 
+	// Resource is this API's resource identifier (RFC 8707; RFC 9728 §2): an https URL without query or
+	// fragment, e.g. "https://api.example.com" or "https://example.com/mcp" (http only for loopback hosts).
+	// Clients ask authorization servers for tokens for it, so it is the audience: an issuer with empty Audiences
+	// checks aud against Resource, and one with Audiences must list it. Setting it turns on protected-resource
+	// metadata (Verifier.ResourceMetadata) and adds resource_metadata="<its URL>" to every challenge (§5.1).
+	Resource string
+	// ScopesSupported lists the scopes published as scopes_supported in the protected-resource metadata, for
+	// clients to know what to ask for. Requires Resource.
+	ScopesSupported []string
+
 	// ForwardedClientCert names the header a TLS-terminating proxy forwards client certificates in, and the
 	// proxies believed, for certificate-bound tokens (TrustedIssuer.MTLS). Without it only the certificate of
 	// the request's own TLS connection counts.
@@ -194,6 +204,7 @@ type Verifier struct {
 	allowPreflight bool
 	errorHandler   func(http.ResponseWriter, *http.Request, error)
 	fwdCert        forwardedCert
+	meta           *metadata // nil unless Config.Resource is set
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -292,12 +303,19 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		bad("Config.Issuers is empty: add a TrustedIssuer, e.g. jwtauth.Auth0(domain, audience)")
 	}
 	anyMTLS := false
+	var meta *metadata
+	if cfg.Resource != "" {
+		meta = checkResource(cfg.Resource, bad)
+	} else if len(cfg.ScopesSupported) > 0 {
+		bad("Config.ScopesSupported is set but Config.Resource is empty: scopes are published in the protected-resource metadata of Resource")
+	}
 	env := sourceEnv{opts: jwksOpts, now: v.now, logger: v.logger, onFetch: cfg.OnFetch}
 	for i, ti := range cfg.Issuers {
 		where := fmt.Sprintf("Config.Issuers[%d]", i)
 		if ti.Issuer != "" {
 			where = fmt.Sprintf("Config.Issuers[%d] (%q)", i, ti.Issuer)
 		}
+		ti.Audiences = audiencesFor(cfg.Resource, &ti, where, bad)
 		if es, ok := ti.Keys.(errSource); ok { // a profile given bad arguments: one error says which
 			bad("%s: %v", where, es.err)
 			continue
@@ -413,6 +431,9 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		v.trusts = append(v.trusts, t)
 	}
 	v.fwdCert = cfg.ForwardedClientCert.check(anyMTLS, bad)
+	if meta != nil {
+		v.buildMetadata(meta, cfg.ScopesSupported, bad)
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

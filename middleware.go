@@ -183,26 +183,31 @@ func (v *Verifier) refuse(w http.ResponseWriter, r *http.Request, err error) {
 		v.errorHandler(w, r, err)
 		return
 	}
-	realm := ""
-	if v != nil {
-		realm = v.realm
-	}
-	writeError(w, err, realm)
+	writeError(w, err, v)
 }
 
-// Challenge returns the WWW-Authenticate value RequireAuth sends for err, with the configured Realm, or "" when
-// it sends none (ErrKeysUnavailable: 503 with Retry-After). It is for other transports, such as gRPC trailers.
+// Challenge returns the WWW-Authenticate value RequireAuth sends for err, with the configured Realm and
+// resource_metadata (Config.Resource), or "" when it sends none (ErrKeysUnavailable: 503 with Retry-After). It is for other transports, such as gRPC trailers.
 // An err that is not an *Error gets the challenge of a malformed token.
 func (v *Verifier) Challenge(err error) string {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = newError(failMalformed, "")
 	}
-	return challenge(e, v.realm)
+	return challenge(e, v)
 }
 
-// challenge renders the RFC 6750 challenge for e: fixed phrases and configured values only.
-func challenge(e *Error, realm string) string {
+// challenge renders the RFC 6750 challenge for e: fixed phrases and configured values only. v may be nil (a
+// refusal with no Verifier at hand). resource_metadata goes on every challenge, 400 and 403 included: RFC
+// 9728 §5.1 shows it on 401, and MCP clients read it from 403 insufficient_scope to ask for more scopes.
+func challenge(e *Error, v *Verifier) string {
+	var realm, metadataURL string
+	if v != nil {
+		realm = v.realm
+		if v.meta != nil {
+			metadataURL = v.meta.url
+		}
+	}
 	if e.Status() == http.StatusServiceUnavailable {
 		return ""
 	}
@@ -228,17 +233,20 @@ func challenge(e *Error, realm string) string {
 			attr("error_description", e.Description())
 		}
 	}
+	if metadataURL != "" {
+		attr("resource_metadata", metadataURL)
+	}
 	return b.String()
 }
 
 // writeError writes the RFC 6750 response for err.
-func writeError(w http.ResponseWriter, err error, realm string) {
+func writeError(w http.ResponseWriter, err error, v *Verifier) {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = newError(failMalformed, err.Error())
 	}
 	hdr := w.Header()
-	if ch := challenge(e, realm); ch != "" {
+	if ch := challenge(e, v); ch != "" {
 		hdr.Set("WWW-Authenticate", ch)
 	} else {
 		hdr.Set("Retry-After", "5")
