@@ -155,12 +155,18 @@ type route struct {
 
 func (a *app) routeTable() []route {
 	auth := a.verifier.RequireAuth
+	admin := func(h http.HandlerFunc) http.Handler {
+		return auth(jwtauth.RequireScope(adminScope)(a.requireActiveSuperuser(h)))
+	}
 	return []route{
 		{"POST", "/register", http.HandlerFunc(a.register)},
 		{"POST", "/login", http.HandlerFunc(a.login)},
 		{"GET", "/secret", auth(http.HandlerFunc(a.secret))},
 		{"GET", "/users/me", auth(http.HandlerFunc(a.me))},
-		{"GET", "/admin/users", auth(jwtauth.RequireScope(adminScope)(a.requireActiveSuperuser(http.HandlerFunc(a.adminUsers))))},
+		{"GET", "/admin/users", admin(a.adminUsers)},
+		{"GET", "/admin/users/{id}", admin(a.adminGetUser)},
+		{"PATCH", "/admin/users/{id}", admin(a.adminPatchUser)},
+		{"DELETE", "/admin/users/{id}", admin(a.adminDeleteUser)},
 		{"GET", "/.well-known/jwks.json", a.issuer.JWKSHandler()},
 		{"GET", "/.well-known/openid-configuration",
 			a.issuer.DiscoveryHandler(strings.TrimSuffix(a.cfg.Issuer, "/") + "/.well-known/jwks.json")},
