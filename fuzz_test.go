@@ -449,3 +449,68 @@ func FuzzIssuerTemplate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzForwardedClientCert: the Client-Cert header of a trusted proxy (RFC 9440) lets a certificate-bound
+// token through only when it encodes exactly the certificate the token names; anything else is 400 or 401.
+func FuzzForwardedClientCert(f *testing.F) {
+	k := atkKeys()
+	der := atkSelfSigned(k.attEC)
+	std := base64.StdEncoding.EncodeToString(der)
+	raw := base64.RawStdEncoding.EncodeToString(der)
+	f.Add(":"+std+":", "", uint8(1))
+	f.Add(" :"+raw+": ", "", uint8(1))
+	f.Add(":"+std+":", ":"+std+":", uint8(2))
+	f.Add(std, "", uint8(1))
+	f.Add(":"+std[:len(std)-4]+":", "", uint8(1))
+	f.Add(":"+strings.ReplaceAll(std, "+", "-")+":", "", uint8(1))
+	f.Add("::", "", uint8(1))
+	f.Add(":"+std[:8]+"\n"+std[8:]+":", "", uint8(1))
+	f.Add(":"+std+":;a=1", "", uint8(1))
+	f.Add("", "", uint8(0))
+
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{{Issuer: atkIss, Audiences: []string{atkAud}, Algorithms: []string{"ES256"},
+			Keys: jwtauth.LocalKeys(atkTrustedJWKS()), MTLS: jwtauth.MTLSAllowed}},
+		ForwardedClientCert: jwtauth.ForwardedClientCert{Header: "Client-Cert", TrustedProxies: []string{"192.0.2.1"}},
+		Clock:               func() time.Time { return atkNow },
+		Logger:              atkQuietLogger(),
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = v.Close() })
+	token := atkES(nil, map[string]any{"cnf": map[string]any{"x5t#S256": jwtauth.CertificateThumbprint(der)}})
+	rec := &atkRecorder{}
+	h := v.RequireAuth(rec)
+	f.Fuzz(func(t *testing.T, a, b string, n uint8) {
+		values := []string{a, b}[:n%3]
+		r := httptest.NewRequest(http.MethodGet, "/", nil) // from 192.0.2.1, the trusted proxy
+		r.Header.Set("Authorization", "Bearer "+token)
+		if len(values) > 0 {
+			r.Header["Client-Cert"] = values
+		}
+		before := rec.reached.Load()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		reached := rec.reached.Load() - before
+		switch w.Code {
+		case http.StatusOK:
+			s := ""
+			if len(values) == 1 {
+				s = strings.Trim(values[0], " \t")
+			}
+			if s != ":"+std+":" && s != ":"+raw+":" {
+				t.Fatalf("200 for Client-Cert %q, which is not the bound certificate", values)
+			}
+			if reached != 1 {
+				t.Fatalf("200 without reaching the handler")
+			}
+		case http.StatusBadRequest, http.StatusUnauthorized:
+			if reached != 0 {
+				t.Fatalf("status %d but the handler ran", w.Code)
+			}
+		default:
+			t.Fatalf("status %d for Client-Cert %q", w.Code, values)
+		}
+	})
+}

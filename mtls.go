@@ -173,6 +173,9 @@ func (fc *forwardedCert) decode(s string) ([]byte, *Error) {
 			return nil, newError(failCertHeader, "the "+fc.header+" header is not an RFC 9440 byte sequence (\":base64:\")")
 		}
 		b64 := s[1 : len(s)-1]
+		if strings.ContainsAny(b64, "\r\n") { // encoding/base64 skips them even in Strict mode
+			return nil, newError(failCertHeader, "the "+fc.header+" header is not an RFC 9440 byte sequence: bad base64")
+		}
 		der, err := base64.StdEncoding.Strict().DecodeString(b64)
 		if err != nil {
 			// RFC 8941 §4.2.7: parsers should not fail when the padding is missing.
