@@ -42,6 +42,7 @@ type config struct {
 	TokenTTL       time.Duration
 	Policy         jwtauth.PasswordPolicy
 	TrustedProxies []netip.Prefix
+	Account        accountConfig // PUBLIC_BASE_URL, RESET_TOKEN_TTL, VERIFY_TOKEN_TTL, SMTP_* (account.go)
 
 	// Not read from the environment.
 	Limits          limits           // zero fields: CONTRACTS.md's login limits and the registration limits of README.md
@@ -119,6 +120,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
 	}
+
+	var accErrs []error
+	cfg.Account, accErrs = loadAccountConfig(getenv, cfg.Issuer)
+	errs = append(errs, accErrs...)
 
 	keyData, kid := strings.TrimSpace(getenv("ES256_KEY")), strings.TrimSpace(getenv("ES256_KID"))
 	switch {

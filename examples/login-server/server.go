@@ -62,6 +62,9 @@ type app struct {
 	// one. However many registrations queue, a login waits behind at most that many registration hashes.
 	regSlots chan struct{}
 	hashWait time.Duration
+
+	// acct serves password change and reset and email verification (account.go).
+	acct *accounts
 }
 
 // newApp opens the database and builds everything the handlers need. With no keys in cfg it signs with a
@@ -102,6 +105,12 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		_ = verifier.Close()
 		return nil, err
 	}
+	acct, err := newAccounts(cfg.Account, cfg.Issuer, cfg.Clock, log)
+	if err != nil {
+		_ = verifier.Close()
+		_ = st.Close()
+		return nil, err
+	}
 	slots := cfg.HashConcurrency
 	if slots <= 0 {
 		slots = runtime.GOMAXPROCS(0)
@@ -119,6 +128,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		failFloor:  cfg.FailedLoginFloor,
 		regSlots:   make(chan struct{}, max(1, slots/2)),
 		hashWait:   cmp.Or(cfg.HashWait, defaultHashWait),
+		acct:       acct,
 	}
 	if a.failFloor <= 0 {
 		if a.failFloor, err = a.hashCap.measureFloor(ctx, a.hasher); err != nil {
@@ -144,6 +154,7 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.Serv
 
 // Close closes the database and stops the verifier.
 func (a *app) Close() error {
+	a.acct.Close()
 	return errors.Join(a.verifier.Close(), a.store.Close())
 }
 
@@ -167,6 +178,11 @@ func (a *app) routeTable() []route {
 		{"GET", "/admin/users/{id}", admin(a.adminGetUser)},
 		{"PATCH", "/admin/users/{id}", admin(a.adminPatchUser)},
 		{"DELETE", "/admin/users/{id}", admin(a.adminDeleteUser)},
+		{"PATCH", "/users/me", auth(http.HandlerFunc(a.updateMe))},
+		{"POST", "/forgot-password", http.HandlerFunc(a.forgotPassword)},
+		{"POST", "/reset-password", http.HandlerFunc(a.resetPassword)},
+		{"POST", "/request-verify-token", http.HandlerFunc(a.requestVerifyToken)},
+		{"POST", "/verify", http.HandlerFunc(a.verify)},
 		{"GET", "/.well-known/jwks.json", a.issuer.JWKSHandler()},
 		{"GET", "/.well-known/openid-configuration",
 			a.issuer.DiscoveryHandler(strings.TrimSuffix(a.cfg.Issuer, "/") + "/.well-known/jwks.json")},
@@ -419,7 +435,7 @@ func (a *app) issueToken(u user) (string, error) {
 	if u.IsSuperuser {
 		scope += " " + adminScope
 	}
-	return a.issuer.Issue(u.ID, map[string]any{"email": u.Email, "scope": scope})
+	return a.issuer.Issue(u.ID, map[string]any{"email": u.Email, "email_verified": u.IsVerified, "scope": scope})
 }
 
 // rehash replaces a hash made with outdated parameters, now that the password is known. Failing is not fatal:
@@ -484,20 +500,9 @@ func (a *app) secret(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) me(w http.ResponseWriter, r *http.Request) {
-	c, _ := jwtauth.ClaimsFromContext(r.Context())
-	u, err := a.store.userByID(r.Context(), c.Subject)
-	if errors.Is(err, errUserNotFound) || (err == nil && !u.IsActive) {
-		// The token is genuine but its user is gone or deactivated: it no longer speaks for anyone.
-		w.Header().Set("WWW-Authenticate",
-			`Bearer realm="`+realm+`", error="invalid_token", error_description="user unknown or inactive"`)
-		writeError(w, http.StatusUnauthorized, "invalid_token", "the token's user no longer exists or is inactive")
-		return
+	if u, ok := a.currentUser(w, r); ok {
+		writeJSON(w, http.StatusOK, u)
 	}
-	if err != nil {
-		a.serverError(w, r, "looking up user", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, u)
 }
 
 // requireActiveSuperuser re-reads the token's user on every request: the admin scope says the user was a

@@ -309,7 +309,7 @@ func TestEndToEnd_RegisterLoginAndUseToken(t *testing.T) {
 
 		var claims map[string]any
 		require.NoError(t, c.Decode(&claims))
-		assert.ElementsMatch(t, []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "email", "scope"}, keys(claims))
+		assert.ElementsMatch(t, []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "email", "email_verified", "scope"}, keys(claims))
 		assert.Equal(t, ts.cfg.Issuer, c.Issuer)
 		assert.Equal(t, created["id"], c.Subject)
 		assert.Equal(t, []string{ts.cfg.Audience}, c.Audience)
@@ -1272,7 +1272,7 @@ func TestOpenAPI_DescribesEveryRoute(t *testing.T) {
 		served = append(served, rt.method+" "+rt.path)
 	}
 	assert.ElementsMatch(t, served, documented)
-	assert.Len(t, served, 12)
+	assert.Len(t, served, 17)
 }
 
 // BenchmarkFailedLoginTiming measures the median time of a failed login (issue #9, L1): for an unknown email and

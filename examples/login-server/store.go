@@ -65,6 +65,10 @@ func openStore(ctx context.Context, path string, now func() time.Time) (*store, 
 		_ = wdb.Close()
 		return nil, fmt.Errorf("migrating the schema of %s: %w", path, err)
 	}
+	if _, err := wdb.ExecContext(ctx, accountTokensSchema); err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("creating schema in %s: %w", path, err)
+	}
 	db, err := sql.Open("sqlite", dsn+"&_query_only=1")
 	if err != nil {
 		_ = wdb.Close()
