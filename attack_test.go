@@ -1669,3 +1669,67 @@ func TestAttack_CertificateBoundTokens(t *testing.T) {
 		})
 	}
 }
+
+// TestAttack_RevokedTokens drives revoked tokens (Config.Revocations, issue #13) through RequireAuth: a
+// revoked token stays refused however it is re-presented, and a revocation store that is down refuses
+// rather than accepts.
+func TestAttack_RevokedTokens(t *testing.T) {
+	list := jwtauth.NewRevocationList(100, nil)
+	var store jwtauth.Revocations = list
+	f := newLocal(t, "ES256", func(c *jwtauth.Config) {
+		c.CacheSize = 64
+		c.Revocations = revocationsFunc(func(ctx context.Context, cl *jwtauth.Claims) (bool, error) {
+			return store.Revoked(ctx, cl)
+		})
+	})
+	now := f.clock.Now()
+	h := &okHandler{}
+	mw := f.v.RequireAuth(h)
+	tokJTI := f.token(nil, map[string]any{"jti": "logged-out"})
+	tokOld := f.token(nil, map[string]any{"sub": "deactivated", "jti": "o1", "iat": now.Add(-time.Minute).Unix()})
+	tokNoIat := f.token(nil, map[string]any{"sub": "deactivated", "jti": "o2", "iat": nil})
+	tokNew := f.token(nil, map[string]any{"sub": "deactivated", "jti": "o3", "iat": now.Add(time.Second).Unix()})
+	for _, tok := range []string{tokJTI, tokOld, tokNoIat, tokNew} { // warm the cache: hits must not bypass revocation
+		require.Equal(t, http.StatusOK, serve(mw, "Bearer "+tok).Code)
+	}
+	require.NoError(t, list.RevokeToken(testIssuer, "logged-out", now.Add(time.Hour)))
+	require.NoError(t, list.RevokeSubject(testIssuer, "deactivated", now, now.Add(time.Hour)))
+
+	for _, row := range []struct {
+		name   string
+		tok    string
+		status int
+	}{
+		{"revoked jti, cached", tokJTI, 401},
+		// ECDSA signatures are malleable and re-signing gives a new string: revocation keys on jti, not the string.
+		{"revoked jti, same claims signed again", f.token(nil, map[string]any{"jti": "logged-out"}), 401},
+		{"subject revoked, iat before", tokOld, 401},
+		{"subject revoked, no iat", tokNoIat, 401},
+		{"subject revoked, iat equal", f.token(nil, map[string]any{"sub": "deactivated", "jti": "o4"}), 401},
+		{"subject revoked, iat after (a new login)", tokNew, 200},
+		{"another subject's token", f.token(nil, map[string]any{"jti": "fine"}), 200},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			w := serve(mw, "Bearer "+row.tok)
+			assert.Equal(t, row.status, w.Code)
+			if row.status == 401 {
+				assert.Equal(t, `Bearer error="invalid_token", error_description="token revoked"`, w.Header().Get("WWW-Authenticate"))
+			}
+		})
+	}
+
+	t.Run("store down: 503 with Retry-After, even for a cached valid token", func(t *testing.T) {
+		store = failingRevocations{}
+		w := serve(mw, "Bearer "+tokNew)
+		assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+		assert.Equal(t, "5", w.Header().Get("Retry-After"))
+		assert.Empty(t, w.Header().Get("WWW-Authenticate"))
+		assert.Equal(t, "temporarily_unavailable", errorBody(t, w)["error"])
+	})
+}
+
+type revocationsFunc func(context.Context, *jwtauth.Claims) (bool, error)
+
+func (f revocationsFunc) Revoked(ctx context.Context, c *jwtauth.Claims) (bool, error) {
+	return f(ctx, c)
+}

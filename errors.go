@@ -51,6 +51,11 @@ var (
 	// ErrTokenRejected means a TrustedIssuer.Validate hook, or Reject, refused the token after every built-in
 	// check passed.
 	ErrTokenRejected = errors.New("jwtauth: token rejected")
+	// ErrTokenRevoked means Config.Revocations says the token was revoked (logout, deactivation, ...): 401.
+	ErrTokenRevoked = errors.New("jwtauth: token revoked")
+	// ErrRevocationUnavailable means Config.Revocations failed to answer; the token is refused, never let
+	// through, with 503 and Retry-After, since it may be valid once the revocation store is back.
+	ErrRevocationUnavailable = errors.New("jwtauth: revocation status unavailable")
 	// ErrRolesTooLarge means the token's roles claims (TrustedIssuer.Roles) hold more than 1024 distinct roles
 	// or a role longer than 1024 bytes: more than any provider sends, so the token is refused (401).
 	ErrRolesTooLarge = errors.New("jwtauth: roles claim too large")
@@ -65,31 +70,33 @@ type failure struct {
 }
 
 var (
-	failNoToken           = &failure{http.StatusUnauthorized, "", "bearer token required", []error{ErrNoToken}}
-	failInvalidRequest    = &failure{http.StatusBadRequest, "invalid_request", "malformed credentials", []error{ErrInvalidRequest}}
-	failTooLarge          = &failure{http.StatusUnauthorized, "invalid_token", "token too large", []error{ErrTokenTooLarge, jwt.ErrTokenMalformed}}
-	failMalformed         = &failure{http.StatusUnauthorized, "invalid_token", "malformed token", []error{jwt.ErrTokenMalformed}}
-	failAlg               = &failure{http.StatusUnauthorized, "invalid_token", "algorithm not allowed", []error{ErrAlgorithmNotAllowed, jwt.ErrTokenSignatureInvalid}}
-	failType              = &failure{http.StatusUnauthorized, "invalid_token", "token type not accepted", []error{ErrTokenType}}
-	failCrit              = &failure{http.StatusUnauthorized, "invalid_token", "unsupported critical header", []error{ErrCriticalHeader, jwt.ErrTokenUnverifiable}}
-	failIssuer            = &failure{http.StatusUnauthorized, "invalid_token", "issuer not accepted", []error{ErrUntrustedIssuer, jwt.ErrTokenInvalidIssuer}}
-	failUnknownKey        = &failure{http.StatusUnauthorized, "invalid_token", "unknown signing key", []error{ErrUnknownKey, jwt.ErrTokenUnverifiable}}
-	failKeysUnavailable   = &failure{http.StatusServiceUnavailable, "temporarily_unavailable", "signing keys unavailable", []error{ErrKeysUnavailable, jwt.ErrTokenUnverifiable}}
-	failSignature         = &failure{http.StatusUnauthorized, "invalid_token", "signature invalid", []error{jwt.ErrTokenSignatureInvalid}}
-	failExpired           = &failure{http.StatusUnauthorized, "invalid_token", "token expired", []error{jwt.ErrTokenExpired}}
-	failNotYetValid       = &failure{http.StatusUnauthorized, "invalid_token", "token not yet valid", []error{jwt.ErrTokenNotValidYet}}
-	failIssuedFuture      = &failure{http.StatusUnauthorized, "invalid_token", "token issued in the future", []error{jwt.ErrTokenUsedBeforeIssued}}
-	failTooOld            = &failure{http.StatusUnauthorized, "invalid_token", "token too old", []error{ErrTokenTooOld, jwt.ErrTokenInvalidClaims}}
-	failMissingClaim      = &failure{http.StatusUnauthorized, "invalid_token", "missing required claim", []error{jwt.ErrTokenRequiredClaimMissing}}
-	failAudience          = &failure{http.StatusUnauthorized, "invalid_token", "audience not accepted", []error{jwt.ErrTokenInvalidAudience}}
-	failCnf               = &failure{http.StatusUnauthorized, "invalid_token", "sender-constrained token not accepted", []error{ErrSenderConstrained, jwt.ErrTokenInvalidClaims}}
-	failCertRequired      = &failure{http.StatusUnauthorized, "invalid_token", "client certificate required", []error{ErrCertificateBinding, jwt.ErrTokenInvalidClaims}}
-	failCertMismatch      = &failure{http.StatusUnauthorized, "invalid_token", "client certificate mismatch", []error{ErrCertificateBinding, jwt.ErrTokenInvalidClaims}}
-	failCertBoundRequired = &failure{http.StatusUnauthorized, "invalid_token", "certificate-bound token required", []error{ErrCertificateBinding, jwt.ErrTokenInvalidClaims}}
-	failCertHeader        = &failure{http.StatusBadRequest, "invalid_request", "malformed client certificate", []error{ErrInvalidRequest}}
-	failScope             = &failure{http.StatusForbidden, "insufficient_scope", "insufficient scope", []error{ErrInsufficientScope}}
-	failRolesTooLarge     = &failure{http.StatusUnauthorized, "invalid_token", "roles claim too large", []error{ErrRolesTooLarge, jwt.ErrTokenInvalidClaims}}
-	failRejected          = &failure{http.StatusUnauthorized, "invalid_token", "token not accepted", []error{ErrTokenRejected, jwt.ErrTokenInvalidClaims}}
+	failNoToken               = &failure{http.StatusUnauthorized, "", "bearer token required", []error{ErrNoToken}}
+	failInvalidRequest        = &failure{http.StatusBadRequest, "invalid_request", "malformed credentials", []error{ErrInvalidRequest}}
+	failTooLarge              = &failure{http.StatusUnauthorized, "invalid_token", "token too large", []error{ErrTokenTooLarge, jwt.ErrTokenMalformed}}
+	failMalformed             = &failure{http.StatusUnauthorized, "invalid_token", "malformed token", []error{jwt.ErrTokenMalformed}}
+	failAlg                   = &failure{http.StatusUnauthorized, "invalid_token", "algorithm not allowed", []error{ErrAlgorithmNotAllowed, jwt.ErrTokenSignatureInvalid}}
+	failType                  = &failure{http.StatusUnauthorized, "invalid_token", "token type not accepted", []error{ErrTokenType}}
+	failCrit                  = &failure{http.StatusUnauthorized, "invalid_token", "unsupported critical header", []error{ErrCriticalHeader, jwt.ErrTokenUnverifiable}}
+	failIssuer                = &failure{http.StatusUnauthorized, "invalid_token", "issuer not accepted", []error{ErrUntrustedIssuer, jwt.ErrTokenInvalidIssuer}}
+	failUnknownKey            = &failure{http.StatusUnauthorized, "invalid_token", "unknown signing key", []error{ErrUnknownKey, jwt.ErrTokenUnverifiable}}
+	failKeysUnavailable       = &failure{http.StatusServiceUnavailable, "temporarily_unavailable", "signing keys unavailable", []error{ErrKeysUnavailable, jwt.ErrTokenUnverifiable}}
+	failSignature             = &failure{http.StatusUnauthorized, "invalid_token", "signature invalid", []error{jwt.ErrTokenSignatureInvalid}}
+	failExpired               = &failure{http.StatusUnauthorized, "invalid_token", "token expired", []error{jwt.ErrTokenExpired}}
+	failNotYetValid           = &failure{http.StatusUnauthorized, "invalid_token", "token not yet valid", []error{jwt.ErrTokenNotValidYet}}
+	failIssuedFuture          = &failure{http.StatusUnauthorized, "invalid_token", "token issued in the future", []error{jwt.ErrTokenUsedBeforeIssued}}
+	failTooOld                = &failure{http.StatusUnauthorized, "invalid_token", "token too old", []error{ErrTokenTooOld, jwt.ErrTokenInvalidClaims}}
+	failMissingClaim          = &failure{http.StatusUnauthorized, "invalid_token", "missing required claim", []error{jwt.ErrTokenRequiredClaimMissing}}
+	failAudience              = &failure{http.StatusUnauthorized, "invalid_token", "audience not accepted", []error{jwt.ErrTokenInvalidAudience}}
+	failCnf                   = &failure{http.StatusUnauthorized, "invalid_token", "sender-constrained token not accepted", []error{ErrSenderConstrained, jwt.ErrTokenInvalidClaims}}
+	failCertRequired          = &failure{http.StatusUnauthorized, "invalid_token", "client certificate required", []error{ErrCertificateBinding, jwt.ErrTokenInvalidClaims}}
+	failCertMismatch          = &failure{http.StatusUnauthorized, "invalid_token", "client certificate mismatch", []error{ErrCertificateBinding, jwt.ErrTokenInvalidClaims}}
+	failCertBoundRequired     = &failure{http.StatusUnauthorized, "invalid_token", "certificate-bound token required", []error{ErrCertificateBinding, jwt.ErrTokenInvalidClaims}}
+	failCertHeader            = &failure{http.StatusBadRequest, "invalid_request", "malformed client certificate", []error{ErrInvalidRequest}}
+	failScope                 = &failure{http.StatusForbidden, "insufficient_scope", "insufficient scope", []error{ErrInsufficientScope}}
+	failRolesTooLarge         = &failure{http.StatusUnauthorized, "invalid_token", "roles claim too large", []error{ErrRolesTooLarge, jwt.ErrTokenInvalidClaims}}
+	failRevoked               = &failure{http.StatusUnauthorized, "invalid_token", "token revoked", []error{ErrTokenRevoked}}
+	failRevocationUnavailable = &failure{http.StatusServiceUnavailable, "temporarily_unavailable", "revocation status unavailable", []error{ErrRevocationUnavailable}}
+	failRejected              = &failure{http.StatusUnauthorized, "invalid_token", "token not accepted", []error{ErrTokenRejected, jwt.ErrTokenInvalidClaims}}
 	// RFC 6750 has no role attribute; insufficient_scope is its code for "valid token, too few privileges".
 	failRole   = &failure{http.StatusForbidden, "insufficient_scope", "insufficient role", []error{ErrInsufficientRole}}
 	failDenied = &failure{http.StatusForbidden, "insufficient_scope", "access denied", []error{ErrAccessDenied}}

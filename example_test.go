@@ -449,3 +449,34 @@ func ExampleTrustedIssuer_mtls() {
 	// Output:
 	// 401 Bearer error="invalid_token", error_description="client certificate required"
 }
+
+// Revoke tokens before they expire: one token at logout, every token of a subject at deactivation.
+func ExampleNewRevocationList() {
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	revoked := jwtauth.NewRevocationList(100_000, nil)
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{{
+			Issuer: "https://login.example.com", Audiences: []string{"orders-api"}, Algorithms: []string{"ES256"},
+			Keys: jwtauth.LocalKeys(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})),
+		}},
+		Revocations: revoked,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	token := jwtauthtest.SignRaw("ES256", priv, []byte(`{"alg":"ES256","typ":"JWT"}`), mustJSON(map[string]any{
+		"iss": "https://login.example.com", "aud": "orders-api", "sub": "user-42", "jti": "t-1",
+		"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
+	}))
+	claims, _ := v.Verify(context.Background(), token)
+
+	// Logout: revoke this token by issuer and jti until it expires.
+	if err := revoked.RevokeToken(claims.Issuer, claims.ID, claims.ExpiresAt); err != nil {
+		log.Fatal(err) // ErrRevocationListFull: the logout failed, say so
+	}
+	_, err = v.Verify(context.Background(), token)
+	fmt.Println(errors.Is(err, jwtauth.ErrTokenRevoked))
+	// Output:
+	// true
+}

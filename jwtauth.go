@@ -67,6 +67,11 @@ type Config struct {
 	// JWKS holds the rarely changed knobs of remote key sets (refresh, timeouts, size caps).
 	JWKS JWKSOptions
 
+	// Revocations, when set, is asked about every token that passed all other checks of Verify (cache hits
+	// too); a revoked token is refused with 401 ErrTokenRevoked, and an error of Revocations refuses it with
+	// 503 ErrRevocationUnavailable (fail closed). NewRevocationList is the in-memory implementation.
+	Revocations Revocations
+
 	// Logger receives operational events: key set fetches and their failures, skipped keys, each refused token
 	// at INFO with its reason (at most 10 lines per reason per minute, then a count of those not logged), and,
 	// at debug level, each verification's outcome. Tokens are never logged. Nil means slog.Default().
@@ -197,6 +202,7 @@ type Verifier struct {
 	onVerify     func(context.Context, Outcome)
 	cache        *tokenCache
 	refusals     *refusalLog
+	revocations  Revocations
 
 	realm          string
 	tokenCookie    string
@@ -245,6 +251,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		now:            cfg.Clock,
 		logger:         cfg.Logger,
 		onVerify:       cfg.OnVerify,
+		revocations:    cfg.Revocations,
 		realm:          cfg.Realm,
 		tokenCookie:    cfg.TokenCookie,
 		tokenQuery:     cfg.TokenQuery,
@@ -530,6 +537,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 // for Verify.
 func (v *Verifier) verifyRequest(ctx context.Context, token string, r *http.Request) (*Claims, error) {
 	c, o := v.verify(ctx, token, r)
+	if o.Err == nil && v.revocations != nil {
+		if o.Err = v.checkRevoked(ctx, c); o.Err != nil {
+			c = nil
+		}
+	}
 	if v.onVerify != nil || v.logger.Enabled(ctx, slog.LevelDebug) {
 		v.observe(ctx, o)
 	}
