@@ -149,13 +149,18 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// trustedIssuer is the jwtauth configuration of the authorization server: its keys by OpenID discovery
-// (http is accepted by jwtauth for loopback issuers only), and this server's canonical URI as the one audience.
-func (c config) trustedIssuer() jwtauth.TrustedIssuer {
-	return jwtauth.TrustedIssuer{
-		Issuer:     c.issuer,
-		Audiences:  []string{c.resource.String()},
-		Algorithms: c.algorithms,
-		Keys:       jwtauth.Discover(c.issuer),
+// auth is the jwtauth configuration. Resource is the canonical URI, and with it the one audience tokens must
+// carry (an issuer without Audiences checks aud against it), the resource of the RFC 9728 metadata, and the
+// resource_metadata of every challenge: one setting, so they cannot drift apart. The authorization server's
+// keys come by OpenID discovery (http is accepted by jwtauth for loopback issuers only).
+func (c config) auth() jwtauth.Config {
+	return jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{{
+			Issuer:     c.issuer,
+			Algorithms: c.algorithms,
+			Keys:       jwtauth.Discover(c.issuer),
+		}},
+		Resource:        c.resource.String(),
+		ScopesSupported: scopesSupported(),
 	}
 }

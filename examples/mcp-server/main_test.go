@@ -15,9 +15,11 @@ func TestLoadConfig_DefaultsMatchTheLoginServer(t *testing.T) {
 	assert.Equal(t, "http://localhost:8000", cfg.issuer)
 	assert.Equal(t, "http://localhost:8080/mcp", cfg.resource.String())
 	assert.Nil(t, cfg.algorithms)
-	ti := cfg.trustedIssuer()
-	assert.Equal(t, []string{"http://localhost:8080/mcp"}, ti.Audiences, "the audience is the canonical URI")
-	assert.Equal(t, "http://localhost:8080/.well-known/oauth-protected-resource/mcp", metadataURL(cfg.resource))
+	ac := cfg.auth()
+	assert.Equal(t, "http://localhost:8080/mcp", ac.Resource)
+	require.Len(t, ac.Issuers, 1)
+	assert.Empty(t, ac.Issuers[0].Audiences, "no second audience setting: Resource is the audience")
+	assert.Equal(t, []string{"mcp:echo", "mcp:time"}, ac.ScopesSupported)
 }
 
 func TestLoadConfig_AudienceIsAnAliasOfResource(t *testing.T) {
@@ -28,7 +30,7 @@ func TestLoadConfig_AudienceIsAnAliasOfResource(t *testing.T) {
 
 	cfg, err = loadConfig(env(map[string]string{"RESOURCE": "https://mcp.example.com", "AUDIENCE": "https://mcp.example.com"}))
 	require.NoError(t, err)
-	assert.Equal(t, "https://mcp.example.com/.well-known/oauth-protected-resource", metadataURL(cfg.resource), "a resource at the root has one metadata URL")
+	assert.Equal(t, "https://mcp.example.com", cfg.auth().Resource)
 }
 
 func TestLoadConfig_RefusesResourcesThatAreNotCanonicalURIs(t *testing.T) {

@@ -25,7 +25,7 @@ type server struct {
 	v           *jwtauth.Verifier
 	mcp         *mcp.Server
 	now         func() time.Time
-	metadataURL string // where the RFC 9728 document is served, sent in every challenge
+	metadataURL string // where the RFC 9728 document is served, named by every challenge
 	endpoint    string // path of the MCP endpoint: the path of the canonical URI
 }
 
@@ -39,17 +39,14 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger, now func() 
 	if s.endpoint == "" {
 		s.endpoint = "/"
 	}
-	s.metadataURL = metadataURL(cfg.resource)
-	v, err := jwtauth.New(ctx, jwtauth.Config{
-		Issuers:      []jwtauth.TrustedIssuer{cfg.trustedIssuer()},
-		Clock:        now,
-		Logger:       logger,
-		ErrorHandler: s.refuse,
-	})
+	ac := cfg.auth()
+	ac.Clock, ac.Logger, ac.ErrorHandler = now, logger, s.refuse
+	v, err := jwtauth.New(ctx, ac)
 	if err != nil {
 		return nil, err
 	}
 	s.v = v
+	s.metadataURL = v.ResourceMetadataURL()
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "jwtauth-mcp-example", Version: "1.0.0"}, &mcp.ServerOptions{Logger: logger})
 	s.addTools()
 	return s, nil
@@ -74,12 +71,11 @@ func (s *server) Handler() http.Handler {
 		ClockSkew:           jwtauth.DefaultLeeway, // jwtauth accepted the token with this leeway already
 	})(s.requireToolScopes(streamable)))
 
+	// The metadata at the path-suffixed URL of RFC 9728 §3.1 (the one challenges name) and at the bare
+	// well-known path, the two locations MCP clients try; the handler answers 404 for any other path.
 	mux := http.NewServeMux()
-	metadata := s.metadataHandler()
-	mux.Handle("GET "+wellKnown, metadata)
-	if s.endpoint != "/" {
-		mux.Handle("GET "+wellKnown+s.endpoint, metadata)
-	}
+	mux.Handle(jwtauth.ResourceMetadataPath, s.v.ResourceMetadata())
+	mux.Handle(jwtauth.ResourceMetadataPath+"/", s.v.ResourceMetadata())
 	mux.Handle(s.endpoint, endpoint)
 	return mux
 }
