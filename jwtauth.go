@@ -673,22 +673,8 @@ func (v *Verifier) verify(ctx context.Context, token string, r *http.Request) (*
 		return nil, o
 	}
 	c := newClaims(&p, &h, pb, v)
-	if len(t.roles) > 0 {
-		roles, msg := extractRoles(pb, t.roles)
-		if msg != "" {
-			return fail(failRolesTooLarge, msg+" (TrustedIssuer.Roles of issuer "+quote(t.issuer)+")")
-		}
-		c.Roles = roles
-	}
-	if t.profileCheck != nil {
-		if err := t.profileCheck(c); err != nil {
-			return fail(failRejected, err.Error())
-		}
-	}
-	if len(t.azps) > 0 {
-		if msg := checkAuthorizedParty(t, pb); msg != "" {
-			return fail(failRejected, msg)
-		}
+	if f, msg := t.issuerChecks(c, pb); f != nil {
+		return fail(f, msg)
 	}
 	if o.Err = t.check(c); o.Err != nil {
 		return nil, o
@@ -705,6 +691,29 @@ func cloneRoleClaims(rcs []RoleClaim) []RoleClaim {
 		out[i] = RoleClaim{Path: append([]string(nil), rc.Path...), MemberNames: rc.MemberNames}
 	}
 	return out
+}
+
+// issuerChecks collects the roles of claims c (payload pb) and runs the issuer's own claim checks: its
+// profile's (Cognito token_use, Keycloak typ, ...) and AuthorizedParties. Verify and Keyfunc share them.
+func (t *trust) issuerChecks(c *Claims, pb []byte) (*failure, string) {
+	if len(t.roles) > 0 {
+		roles, msg := extractRoles(pb, t.roles)
+		if msg != "" {
+			return failRolesTooLarge, msg + " (TrustedIssuer.Roles of issuer " + quote(t.issuer) + ")"
+		}
+		c.Roles = roles
+	}
+	if t.profileCheck != nil {
+		if err := t.profileCheck(c); err != nil {
+			return failRejected, err.Error()
+		}
+	}
+	if len(t.azps) > 0 {
+		if msg := checkAuthorizedParty(t, pb); msg != "" {
+			return failRejected, msg
+		}
+	}
+	return nil, ""
 }
 
 // check runs the issuer's Validate hook on claims that passed every built-in check.

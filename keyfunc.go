@@ -26,7 +26,10 @@ import (
 // bound, and per-key algorithm pinning. Before it returns a key, the Keyfunc checks what picks the key: the
 // token's alg is in the issuer's Algorithms and fits the key's type, curve and JWK alg; a token without kid is
 // accepted only when exactly one key fits (never "try every key"); iss is the issuer's; typ is one Verify
-// accepts; crit is absent. Its errors are *Error values (golang-jwt wraps them, so errors.Is works through
+// accepts; crit is absent; the issuer's own claim checks hold (a profile's, such as Cognito's token_use and
+// client_id or Keycloak's typ, and AuthorizedParties), and the token has no cnf claim, for tokens parsed into
+// jwt.MapClaims (jwt.Parse's default; other claims types are refused by issuers with such checks). An issuer
+// with a Validate hook is not offered: the hook runs only after a signature check. Its errors are *Error values (golang-jwt wraps them, so errors.Is works through
 // jwt.Parse's error), ErrKeysUnavailable included.
 //
 // Everything else is golang-jwt's: exp, nbf, iat and aud are checked only as the parser options say, and
@@ -39,6 +42,10 @@ func (v *Verifier) Keyfunc(issuer string) (keyfunc.Keyfunc, error) {
 	}
 	if t == nil {
 		return nil, fmt.Errorf("jwtauth: Keyfunc(%q): not a trusted issuer of this Verifier; expected one of %s", issuer, v.issuerList())
+	}
+	if t.validate != nil {
+		// The keyfunc runs before golang-jwt checks the signature: Validate would see unverified claims.
+		return nil, fmt.Errorf("jwtauth: Keyfunc(%q): the issuer has a TrustedIssuer.Validate hook, which runs only after the signature check of Verify and RequireAuth; use them", issuer)
 	}
 	return issuerKeyfunc{v: v, t: t}, nil
 }
@@ -105,6 +112,9 @@ func (k issuerKeyfunc) key(ctx context.Context, token *jwt.Token) (any, error) {
 	case iss != k.t.issuer && !slices.Contains(k.t.aliases, iss):
 		return nil, newError(failIssuer, fmt.Sprintf("issuer %s is not the keyfunc's issuer %q", quote(iss), k.t.issuer))
 	}
+	if err := k.checkClaims(token, &h); err != nil {
+		return nil, err
+	}
 	pk, err := k.v.findKey(ctx, k.t, &h, alg)
 	if err != nil {
 		return nil, err
@@ -117,6 +127,37 @@ func (k issuerKeyfunc) key(ctx context.Context, token *jwt.Token) (any, error) {
 	// golang-jwt verifies with token.Method after the keyfunc returns: ours checks PSS salt lengths strictly.
 	token.Method = alg.method
 	return pk.key, nil
+}
+
+// checkClaims runs the checks of the issuer's own that golang-jwt's options cannot express (a profile's
+// token_use or typ, AuthorizedParties, MTLSRequired) and refuses sender-constrained (cnf) tokens, which
+// golang-jwt would downgrade to bearer tokens. They read the claims strictly, as Verify does; only
+// jwt.MapClaims can be read so, and only a refusal can come of it, so running before the signature is safe.
+func (k issuerKeyfunc) checkClaims(token *jwt.Token, h *header) error {
+	t := k.t
+	m, isMap := token.Claims.(jwt.MapClaims)
+	_, hasCnf := m["cnf"]
+	if !hasCnf && t.profileCheck == nil && len(t.azps) == 0 && t.mtls == MTLSOff {
+		return nil
+	}
+	if !isMap {
+		return newError(failRejected, fmt.Sprintf("issuer %q has claim checks of its own (its profile's, AuthorizedParties or MTLS) that the Keyfunc runs on jwt.MapClaims only, and the token was parsed into %T: use jwt.Parse, or Verify", t.issuer, token.Claims))
+	}
+	pb, err := json.Marshal(map[string]any(m))
+	if err != nil {
+		return newError(failMalformed, "claims do not encode as JSON: "+err.Error())
+	}
+	var p payload
+	if err := parsePayload(pb, &p); err != nil {
+		return newError(failMalformed, err.Error())
+	}
+	if e := k.v.checkConfirmation(t, &p.cnf, p.hasCnf, nil); e != nil {
+		return e
+	}
+	if f, msg := t.issuerChecks(newClaims(&p, h, pb, k.v), pb); f != nil {
+		return newError(f, msg)
+	}
+	return nil
 }
 
 // headerOf reads the members that pick a key from golang-jwt's decoded header.

@@ -413,3 +413,74 @@ func TestKeyfunc_AcceptsBothGoogleIssuerSpellings(t *testing.T) {
 		assert.NoError(t, err, iss)
 	}
 }
+
+// The checks a profile adds (Cognito: token_use "access" and client_id among the app clients) hold through
+// the Keyfunc too: golang-jwt's options cannot express them, and a Cognito ID token must not pass as an access
+// token. Certificate-bound tokens are refused, as by Verify, rather than downgraded to bearer tokens.
+func TestKeyfunc_RunsProfileChecksAndRefusesCnf(t *testing.T) {
+	key := testKey("RS256", 0)
+	ti := jwtauth.Cognito("us-east-1_AbC123", "client-1")
+	ti.Keys = jwtauth.LocalKeys(jwksOf(map[string]string{"c1": "RS256"}, map[string]crypto.Signer{"c1": key}))
+	v := kfVerifier(t, ti)
+	k := kfKeyfunc(t, v, ti.Issuer)
+	sign := func(extra jwt.MapClaims) string {
+		c := jwt.MapClaims{"iss": ti.Issuer, "exp": time.Now().Add(time.Hour).Unix(), "client_id": "client-1", "token_use": "access"}
+		for n, x := range extra {
+			if x == nil {
+				delete(c, n)
+			} else {
+				c[n] = x
+			}
+		}
+		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
+		tok.Header["kid"] = "c1"
+		s, err := tok.SignedString(key)
+		require.NoError(t, err)
+		return s
+	}
+	opts := []jwt.ParserOption{jwt.WithIssuer(ti.Issuer), jwt.WithValidMethods([]string{"RS256"}), jwt.WithExpirationRequired()}
+
+	_, err := jwt.Parse(sign(nil), k.Keyfunc, opts...)
+	require.NoError(t, err, "a Cognito access token of a listed client")
+
+	cases := []struct {
+		name   string
+		extra  jwt.MapClaims
+		target error
+	}{
+		{"ID token", jwt.MapClaims{"token_use": "id"}, jwtauth.ErrTokenRejected},
+		{"no token_use", jwt.MapClaims{"token_use": nil}, jwtauth.ErrTokenRejected},
+		{"another app client", jwt.MapClaims{"client_id": "client-2"}, jwtauth.ErrTokenRejected},
+		{"no client_id", jwt.MapClaims{"client_id": nil}, jwtauth.ErrTokenRejected},
+		{"certificate-bound", jwt.MapClaims{"cnf": map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}}, jwtauth.ErrSenderConstrained},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := sign(tc.extra)
+			_, err := jwt.Parse(tok, k.Keyfunc, opts...)
+			assert.ErrorIs(t, err, tc.target, "Keyfunc")
+			_, err = v.Verify(context.Background(), tok)
+			assert.Error(t, err, "Verify refuses it too")
+		})
+	}
+
+	// Claims parsed into a struct cannot be read strictly: the Keyfunc refuses rather than skip the checks.
+	_, err = jwt.ParseWithClaims(sign(nil), &jwt.RegisteredClaims{}, k.Keyfunc, opts...)
+	assert.ErrorIs(t, err, jwtauth.ErrTokenRejected)
+
+	// Any issuer: a cnf token is refused, not accepted as a bearer token.
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	gen := idp.TrustedIssuer()
+	kg := kfKeyfunc(t, kfVerifier(t, gen), idp.Issuer())
+	_, err = jwt.Parse(idp.Mint(map[string]any{"cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}), kg.Keyfunc, kfOptions(gen)...)
+	assert.ErrorIs(t, err, jwtauth.ErrSenderConstrained)
+}
+
+// Validate runs after the signature check; a keyfunc runs before it, so such an issuer is not offered.
+func TestKeyfunc_RefusesIssuerWithValidateHook(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	ti := idp.TrustedIssuer()
+	ti.Validate = func(*jwtauth.Claims) error { return nil }
+	_, err := kfVerifier(t, ti).Keyfunc(idp.Issuer())
+	assert.ErrorContains(t, err, "TrustedIssuer.Validate")
+}

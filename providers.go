@@ -70,7 +70,8 @@ const entraConsumers = "9188040d-6c67-4c5b-b112-36a304b66dad"
 // "https://login.microsoftonline.com/TENANT/discovery/v2.0/keys", RS256. tenant is the Directory (tenant)
 // ID, a GUID; "common" or "organizations" make a multi-tenant issuer that matches each tenant's
 // "https://login.microsoftonline.com/{tid}/v2.0" only together with that token's tid claim (restrict them
-// with Tenants); "consumers" accepts personal Microsoft accounts. audiences is the API's application
+// with Tenants; "organizations" refuses personal Microsoft accounts, "common" accepts them); "consumers"
+// accepts personal Microsoft accounts only. audiences is the API's application
 // (client) ID, which v2.0 tokens carry in aud. Only APIs whose manifest sets requestedAccessTokenVersion to 2
 // get v2.0 tokens; otherwise use EntraIDv1. Each key's issuer member is enforced. App roles are in roles,
 // delegated scopes in scp (a space-delimited string).
@@ -115,7 +116,19 @@ func entra(tenant string, v1 bool, audiences []string) TrustedIssuer {
 		ti.Keys = RemoteJWKS("https://login.microsoftonline.com/" + keysTenant + "/discovery/keys")
 	}
 	ti.issuerHint = func(got string) string { return entraHint(got, v1, tid == tenantPlaceholder) }
+	if keysTenant == "organizations" {
+		ti.profileCheck = entraOrganizations
+	}
 	return ti
+}
+
+// entraOrganizations refuses personal Microsoft accounts at an "organizations" profile: to the issuer
+// template their tenant is one more tenant, but "organizations" means work and school accounts only.
+func entraOrganizations(c *Claims) error {
+	if tid, _ := GetClaim[string](c, "tid"); tid == entraConsumers {
+		return errors.New(`token is of a personal Microsoft account (tid of the "consumers" tenant), which "organizations" does not accept: use "common" to accept them too`)
+	}
+	return nil
 }
 
 // entraHint explains an Entra issuer that the profile does not trust.

@@ -217,6 +217,8 @@ func TestEntraID_FixtureTokens(t *testing.T) {
 		"multi": {jwtauth.EntraID("organizations", entraClient), "jwks.json",
 			"https://login.microsoftonline.com/organizations/discovery/v2.0/keys"},
 		"multi-allow": {allow, "jwks.json", "https://login.microsoftonline.com/organizations/discovery/v2.0/keys"},
+		"common": {jwtauth.EntraID("common", entraClient), "jwks.json",
+			"https://login.microsoftonline.com/common/discovery/v2.0/keys"},
 		"v1": {jwtauth.EntraIDv1(entraTenantA, "api://"+entraClient), "jwks-v1.json",
 			"https://login.microsoftonline.com/" + entraTenantA + "/discovery/keys"},
 	})
