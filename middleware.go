@@ -228,7 +228,7 @@ func challenge(e *Error, v *Verifier) string {
 	if e.Code() != "" {
 		attr("error", e.Code())
 		if e.kind == failScope {
-			attr("scope", strings.Join(e.scopes, " "))
+			attr("scope", scopeAttr(e.scopes))
 		} else {
 			attr("error_description", e.Description())
 		}
@@ -237,6 +237,18 @@ func challenge(e *Error, v *Verifier) string {
 		attr("resource_metadata", metadataURL)
 	}
 	return b.String()
+}
+
+// scopeAttr joins the valid scope tokens of scopes: CheckScopes takes any string, and one with a quote,
+// backslash or space would break out of the quoted attribute.
+func scopeAttr(scopes []string) string {
+	valid := make([]string, 0, len(scopes))
+	for _, s := range scopes {
+		if isScopeToken(s) {
+			valid = append(valid, s)
+		}
+	}
+	return strings.Join(valid, " ")
 }
 
 // writeError writes the RFC 6750 response for err.

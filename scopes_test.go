@@ -106,3 +106,17 @@ func TestClaims_CheckScopesRefusesLikeRequireScope(t *testing.T) {
 	require.ErrorAs(t, c.CheckScopes("a", "c"), &e)
 	assert.Equal(t, []string{"a", "c"}, e.RequiredScopes())
 }
+
+// CheckScopes takes any strings, including ones a handler built from the request; the challenge carries only
+// valid scope tokens, so none of them can add attributes to it ("x", error="...) or break its quoting.
+func TestChallenge_CarriesOnlyValidScopeTokens(t *testing.T) {
+	f := newLocal(t, "ES256")
+	c := &jwtauth.Claims{Scopes: []string{"a"}}
+	err := c.CheckScopes("read", `x", error_description="forged`, "b\\", "c d")
+	require.ErrorIs(t, err, jwtauth.ErrInsufficientScope)
+	assert.Equal(t, `Bearer error="insufficient_scope", scope="read"`, f.v.Challenge(err))
+
+	w := httptest.NewRecorder()
+	f.v.Refuse(w, httptest.NewRequest(http.MethodGet, "/", nil), err)
+	assert.Equal(t, `Bearer error="insufficient_scope", scope="read"`, w.Header().Get("WWW-Authenticate"))
+}
