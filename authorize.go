@@ -8,8 +8,14 @@ import (
 // any rule the scope and role helpers do not express:
 //
 //	jwtauth.Require(func(c *jwtauth.Claims) error {
-//		if c.Subject != chi.URLParam(r, "user") { ... }
+//		if c.IssuedAt.IsZero() || time.Since(c.IssuedAt) > 10*time.Minute {
+//			return errors.New("a fresh login is required")
+//		}
+//		return nil
 //	})
+//
+// check sees the claims only; a rule that needs the request (does the caller own /users/{id}?) belongs in the
+// handler, which refuses with Verifier.Refuse.
 //
 // A non-nil error refuses the request exactly as the library's own checks do: through Config.ErrorHandler
 // when set, else 403 with error="insufficient_scope", error_description="access denied" and the realm. The

@@ -100,7 +100,7 @@ func (c *Claims) RawJSON() json.RawMessage { return append(json.RawMessage(nil),
 // not check. Prefer ClaimsAs, which decodes once per request.
 func (c *Claims) Decode(dst any) error {
 	if name, want := c.caseVariant(); name != "" {
-		return fmt.Errorf("jwtauth: decoding claims into %T: the token has a claim %q, a case variant of %q that Verify read; refusing, since encoding/json would confuse them", dst, name, want)
+		return fmt.Errorf("jwtauth: decoding claims into %T: the token has a claim %s, a case variant of %q that Verify read; refusing, since encoding/json would confuse them", dst, quote(name), want)
 	}
 	if err := json.Unmarshal(c.raw, dst); err != nil {
 		return fmt.Errorf("jwtauth: decoding claims into %T: %w", dst, err)

@@ -493,7 +493,7 @@ func (s *remoteSource) discoverJWKS(ctx context.Context) (string, error) {
 	// The strict pass refuses names equal under case folding ("issuer" and "ISSUER"), which encoding/json
 	// would read as one member, the last one winning.
 	if r := (jsonReader{b: body}); !r.object(0, nil) || !r.end() {
-		return "", fmt.Errorf("discovery document %s is not one strict JSON object: %s", s.where, r.err)
+		return "", invalidDoc(fmt.Errorf("discovery document %s is not one strict JSON object: %s", s.where, r.err))
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return "", invalidDoc(fmt.Errorf("discovery document %s is not JSON: %v", s.where, err))

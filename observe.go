@@ -45,13 +45,13 @@ type FetchResult string
 // The results of a key set fetch. A non-200 HTTP status is reported by its class: "http_4xx", "http_5xx", and
 // so on.
 const (
-	// FetchOK: a key set was loaded that differs from the one in use (the first load, or a rotation).
+	// FetchOK means a key set was loaded that differs from the one in use (the first load, or a rotation).
 	FetchOK FetchResult = "ok"
-	// FetchUnchanged: the fetch succeeded and served the keys already in use; their age starts again.
+	// FetchUnchanged means the fetch succeeded and served the keys already in use; their age starts again.
 	FetchUnchanged FetchResult = "unchanged"
-	// FetchNetworkError: no HTTP answer (refused, reset, timed out, redirect refused) or the body broke off.
+	// FetchNetworkError means no HTTP answer (refused, reset, timed out, redirect refused) or the body broke off.
 	FetchNetworkError FetchResult = "network_error"
-	// FetchInvalidDocument: an answer that is not a usable key set or discovery document (not JSON, HTML, too
+	// FetchInvalidDocument means an answer that is not a usable key set or discovery document (not JSON, HTML, too
 	// large, no usable key, discovery naming another issuer).
 	FetchInvalidDocument FetchResult = "invalid_document"
 )

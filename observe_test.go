@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -243,4 +244,26 @@ func TestKeySets_ReportsKeysLoadTimeAndLastError(t *testing.T) {
 	ks = v.KeySets()[0]
 	assert.Equal(t, clock.Now(), ks.LoadedAt, "a fetch serving the same keys restarts their age")
 	assert.NoError(t, ks.LastError)
+}
+
+// A discovery document that the strict pass refuses (names equal under case folding) is an invalid
+// document for metrics, not a network error.
+func TestOnFetch_StrictDiscoveryFailureIsAnInvalidDocument(t *testing.T) {
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer":%q,"ISSUER":"https://evil.example","jwks_uri":%q}`, srv.URL, srv.URL+"/jwks")
+	}))
+	t.Cleanup(srv.Close)
+	log := newFetchLog()
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{
+		Issuers: []jwtauth.TrustedIssuer{{Issuer: srv.URL, Audiences: []string{testAudience}, Keys: jwtauth.Discover(srv.URL)}},
+		Logger:  quietLogger(t),
+		OnFetch: log.hook,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = v.Close() })
+	o := log.next(t, jwtauth.TriggerStartup)
+	assert.Equal(t, jwtauth.FetchInvalidDocument, o.Result)
+	assert.ErrorContains(t, o.Err, "not one strict JSON object")
 }
