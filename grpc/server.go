@@ -162,6 +162,10 @@ func isScopeToken(s string) bool {
 
 // ruleFor finds the rule of a full method name: its own, its service's, or the default.
 func (a *Interceptor) ruleFor(fullMethod string) *rule {
+	if !strings.HasPrefix(fullMethod, "/") {
+		// Older gRPC servers route "pkg.Service/Method" like "/pkg.Service/Method": give it that method's rule.
+		fullMethod = "/" + fullMethod
+	}
 	if r, ok := a.methods[fullMethod]; ok {
 		return r
 	}

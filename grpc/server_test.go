@@ -493,3 +493,23 @@ func TestRules_MethodEntryWinsOverItsService(t *testing.T) {
 	_, err = client.CacheableUnaryCall(withAuth(t, reader), &testpb.SimpleRequest{})
 	assert.Equal(t, codes.PermissionDenied, status.Code(err), "an unlisted method of the service gets the service's rule")
 }
+
+// Older gRPC servers route a :path without its leading slash to the same method; the rule lookup
+// reads such a name as the method it reaches, so a public Default cannot open a protected method that way.
+func TestRules_MethodNameWithoutLeadingSlashGetsTheMethodsRule(t *testing.T) {
+	f := newFixture(t)
+	auth, err := jwtauthgrpc.New(jwtauthgrpc.Config{Verifier: f.v, Default: jwtauthgrpc.Rule{Public: true},
+		Methods: map[string]jwtauthgrpc.Rule{
+			"/grpc.testing.TestService/UnaryCall": {Scopes: []string{"admin"}},
+			"/grpc.testing.Other/*":               {Scopes: []string{"admin"}},
+		}})
+	require.NoError(t, err)
+	reached := false
+	handler := func(context.Context, any) (any, error) { reached = true; return nil, nil }
+	for _, m := range []string{"grpc.testing.TestService/UnaryCall", "grpc.testing.Other/Any"} {
+		reached = false
+		_, err = auth.Unary(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: m}, handler)
+		assert.Equal(t, codes.Unauthenticated, status.Code(err), m)
+		assert.False(t, reached, m)
+	}
+}
