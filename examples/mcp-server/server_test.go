@@ -27,16 +27,22 @@ type fixture struct {
 	metadata string // path-suffixed metadata URL
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureFault(t, jwtauthtest.FaultNone) }
+
+// newFixtureFault starts the server while the IdP misbehaves with fault.
+func newFixtureFault(t *testing.T, fault jwtauthtest.Fault) *fixture {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	resource := "http://" + srv.Listener.Addr().String() + "/mcp"
 	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"), jwtauthtest.WithAudience(resource))
+	idp.SetFault(fault)
 	cfg, err := loadConfig(env(map[string]string{"ISSUER": idp.Issuer(), "RESOURCE": resource}))
 	require.NoError(t, err)
 	s, err := newServer(t.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	require.NoError(t, err)
-	require.NoError(t, s.v.Ready())
+	if fault == jwtauthtest.FaultNone {
+		require.NoError(t, s.v.Ready())
+	}
 	t.Cleanup(func() { _ = s.Close() })
 	srv.Config.Handler = s.Handler()
 	srv.Start()
@@ -275,6 +281,21 @@ func TestMCP_BadTokensAre401InvalidToken(t *testing.T) {
 			assert.NotContains(t, body, tt.token)
 		})
 	}
+}
+
+func TestMCP_NoKeysIs503WithRetryAfter(t *testing.T) {
+	f := newFixtureFault(t, jwtauthtest.FaultStatus500)
+	resp, body := f.post(t, f.token("alice", "mcp:echo"), initialize)
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Equal(t, "5", resp.Header.Get("Retry-After"))
+	assert.Empty(t, resp.Header.Get("WWW-Authenticate"), "no challenge: the token may well be valid")
+	assert.JSONEq(t, `{"error":"temporarily_unavailable","error_description":"signing keys unavailable"}`, body)
+
+	// The metadata needs no keys: clients can still find the authorization server.
+	mresp, err := http.Get(f.metadata)
+	require.NoError(t, err)
+	mresp.Body.Close()
+	assert.Equal(t, http.StatusOK, mresp.StatusCode)
 }
 
 func TestMCP_MetadataDocument(t *testing.T) {
