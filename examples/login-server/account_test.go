@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -509,3 +511,34 @@ func BenchmarkForgotPasswordTiming(b *testing.B) {
 type discardMailer struct{}
 
 func (discardMailer) Send(context.Context, Message) error { return nil }
+
+func TestCreateSuperuser_VoidsResetTokens(t *testing.T) {
+	ts, m := startAccountServer(t, nil)
+	require.Equal(t, 201, ts.register(t, "alice@example.com", classicPassword).status)
+	tok := resetToken(t, ts, m, "alice@example.com")
+	_, created, err := createSuperuser(context.Background(), ts.app.store, ts.app.hasher, ts.cfg.Policy, "alice@example.com", newPassword)
+	require.NoError(t, err)
+	require.False(t, created)
+	assertError(t, ts.reset(t, tok, "Another_pass9!"), http.StatusBadRequest, "invalid_token")
+}
+
+func TestMailQueue_DropsWhenFullAndStopsOnClose(t *testing.T) {
+	logs := &syncBuffer{}
+	q := newMailQueue(slog.New(slog.NewJSONHandler(logs, nil)))
+	release := make(chan struct{})
+	var ran atomic.Int32
+	for range mailQueueSize + 2 { // one running, mailQueueSize queued, at least one dropped
+		q.enqueue(func(ctx context.Context) {
+			ran.Add(1)
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		})
+	}
+	assert.Contains(t, logs.String(), "mail queue full")
+	close(release)
+	require.Eventually(t, func() bool { return ran.Load() >= 2 }, 10*time.Second, time.Millisecond)
+	q.Close() // returns: the worker stopped, leaving the rest of the queue
+	assert.LessOrEqual(t, int(ran.Load()), mailQueueSize+1)
+}

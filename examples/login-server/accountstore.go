@@ -18,18 +18,8 @@ const (
 // purpose, or for an email the user no longer has. One error, so that the answer does not say which.
 var errAccountTokenInvalid = errors.New("the token is invalid, expired or already used")
 
-// accountTokensSchema holds reset and verify tokens, only as SHA-256 hashes: a copy of the database does not
-// reset anyone's password. email_lower binds a token to the address it was mailed to.
-const accountTokensSchema = `
-CREATE TABLE IF NOT EXISTS account_tokens (
-	token_hash  BLOB PRIMARY KEY,
-	user_id     TEXT NOT NULL,
-	email_lower TEXT NOT NULL,
-	purpose     TEXT NOT NULL,
-	expires_at  INTEGER NOT NULL,
-	used_at     INTEGER
-);
-CREATE INDEX IF NOT EXISTS account_tokens_user ON account_tokens (user_id)`
+// Reset and verify tokens live in the account_tokens table (migration 2), only as SHA-256 hashes: a copy of
+// the database does not reset anyone's password.
 
 func hashAccountToken(token string) []byte {
 	h := sha256.Sum256([]byte(token))

@@ -21,6 +21,16 @@ var migrations = [...][]string{
 	is_verified     INTEGER NOT NULL DEFAULT 0,
 	created_at      TEXT NOT NULL
 )`},
+	// 2: reset and verify tokens (accountstore.go), only as SHA-256 hashes; email_lower binds a token to the
+	// address it was mailed to.
+	{`CREATE TABLE IF NOT EXISTS account_tokens (
+	token_hash  BLOB PRIMARY KEY,
+	user_id     TEXT NOT NULL,
+	email_lower TEXT NOT NULL,
+	purpose     TEXT NOT NULL,
+	expires_at  INTEGER NOT NULL,
+	used_at     INTEGER
+)`, `CREATE INDEX IF NOT EXISTS account_tokens_user ON account_tokens (user_id)`},
 }
 
 // migrate brings the database to the latest schema version. It runs in one write transaction (BEGIN IMMEDIATE),

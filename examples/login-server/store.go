@@ -65,10 +65,6 @@ func openStore(ctx context.Context, path string, now func() time.Time) (*store, 
 		_ = wdb.Close()
 		return nil, fmt.Errorf("migrating the schema of %s: %w", path, err)
 	}
-	if _, err := wdb.ExecContext(ctx, accountTokensSchema); err != nil {
-		_ = wdb.Close()
-		return nil, fmt.Errorf("creating schema in %s: %w", path, err)
-	}
 	db, err := sql.Open("sqlite", dsn+"&_query_only=1")
 	if err != nil {
 		_ = wdb.Close()
@@ -164,7 +160,10 @@ func (s *store) upsertSuperuser(ctx context.Context, email, passwordHash string)
 		_, err := tx.ExecContext(ctx,
 			`UPDATE users SET is_active = 1, is_superuser = 1, is_verified = 1, hashed_password = ? WHERE id = ?`,
 			passwordHash, u.ID)
-		return err
+		if err != nil {
+			return err
+		}
+		return voidResetTokens(ctx, tx, u.ID, s.now().UnixNano()) // a new password ends outstanding resets
 	})
 	if err != nil {
 		return user{}, false, err
