@@ -21,7 +21,6 @@ const (
 
 // server is the MCP server with its verifier. Close releases the verifier's background refreshes.
 type server struct {
-	cfg         config
 	v           *jwtauth.Verifier
 	mcp         *mcp.Server
 	now         func() time.Time
@@ -35,7 +34,7 @@ func newServer(ctx context.Context, cfg config, logger *slog.Logger, now func() 
 	if now == nil {
 		now = time.Now
 	}
-	s := &server{cfg: cfg, now: now, endpoint: cfg.resource.EscapedPath()}
+	s := &server{now: now, endpoint: cfg.resource.EscapedPath()}
 	if s.endpoint == "" {
 		s.endpoint = "/"
 	}
