@@ -29,7 +29,8 @@ import (
 // accepts; crit is absent; the issuer's own claim checks hold (a profile's, such as Cognito's token_use and
 // client_id or Keycloak's typ, and AuthorizedParties), and the token has no cnf claim, for tokens parsed into
 // jwt.MapClaims (jwt.Parse's default; other claims types are refused by issuers with such checks). An issuer
-// with a Validate hook is not offered: the hook runs only after a signature check. Its errors are *Error values (golang-jwt wraps them, so errors.Is works through
+// with a Validate hook, or any issuer of a Verifier with Config.Revocations, is not offered: those run only
+// after a signature check. Its errors are *Error values (golang-jwt wraps them, so errors.Is works through
 // jwt.Parse's error), ErrKeysUnavailable included.
 //
 // Everything else is golang-jwt's: exp, nbf, iat and aud are checked only as the parser options say, and
@@ -42,6 +43,10 @@ func (v *Verifier) Keyfunc(issuer string) (keyfunc.Keyfunc, error) {
 	}
 	if t == nil {
 		return nil, fmt.Errorf("jwtauth: Keyfunc(%q): not a trusted issuer of this Verifier; expected one of %s", issuer, v.issuerList())
+	}
+	if v.revocations != nil {
+		// As for Validate: the revocation store would be asked about tokens whose signature nobody checked.
+		return nil, fmt.Errorf("jwtauth: Keyfunc(%q): Config.Revocations is set, and it is asked only after the signature check of Verify and RequireAuth; use them", issuer)
 	}
 	if t.validate != nil {
 		// The keyfunc runs before golang-jwt checks the signature: Validate would see unverified claims.

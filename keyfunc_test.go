@@ -476,11 +476,15 @@ func TestKeyfunc_RunsProfileChecksAndRefusesCnf(t *testing.T) {
 	assert.ErrorIs(t, err, jwtauth.ErrSenderConstrained)
 }
 
-// Validate runs after the signature check; a keyfunc runs before it, so such an issuer is not offered.
-func TestKeyfunc_RefusesIssuerWithValidateHook(t *testing.T) {
+// Validate and Revocations run after the signature check; a keyfunc runs before it, so it is not offered.
+func TestKeyfunc_RefusesIssuerWithValidateHookOrRevocations(t *testing.T) {
 	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
 	ti := idp.TrustedIssuer()
 	ti.Validate = func(*jwtauth.Claims) error { return nil }
 	_, err := kfVerifier(t, ti).Keyfunc(idp.Issuer())
 	assert.ErrorContains(t, err, "TrustedIssuer.Validate")
+
+	// A revocation list the Keyfunc path never asked would let revoked tokens through.
+	_, err = kfVerifier(t, idp.TrustedIssuer(), func(c *jwtauth.Config) { c.Revocations = jwtauth.NewRevocationList(10, nil) }).Keyfunc(idp.Issuer())
+	assert.ErrorContains(t, err, "Config.Revocations")
 }
