@@ -623,6 +623,10 @@ func TestRobust_Binary(t *testing.T) {
 			len(rows), rounds, len(acked), len(rows)-len(acked), len(unanswered))
 	})
 
+	t.Run("SIGKILL during password resets keeps token and password in step", func(t *testing.T) {
+		robAccountSIGKILL(t, bin, envFor(""), client)
+	})
+
 	t.Run("create-superuser in another process while the server registers", func(t *testing.T) {
 		db := filepath.Join(t.TempDir(), "auth.db")
 		srv := robStart(t, bin, envFor(db))
