@@ -539,32 +539,50 @@ func (r *jsonReader) stringArray() ([]string, bool) {
 	if r.i >= len(r.b) || r.b[r.i] != '[' {
 		return nil, r.fail("expected a string or an array of strings")
 	}
-	r.i++
 	out := []string{}
+	ok := r.array(func() bool {
+		s, ok := r.str()
+		if !ok {
+			return r.fail("expected an array of strings")
+		}
+		out = append(out, s)
+		return true
+	})
+	if !ok {
+		return nil, false
+	}
+	return out, true
+}
+
+// array reads a JSON array at r, calling elem for each element with r at its first byte; elem consumes it.
+// Every array the decoder reads goes through here, so all share one grammar.
+func (r *jsonReader) array(elem func() bool) bool {
+	if r.i >= len(r.b) || r.b[r.i] != '[' {
+		return r.fail("expected an array")
+	}
+	r.i++
 	r.ws()
 	if r.i < len(r.b) && r.b[r.i] == ']' {
 		r.i++
-		return out, true
+		return true
 	}
 	for {
 		r.ws()
-		s, ok := r.str()
-		if !ok {
-			return nil, r.fail("expected an array of strings")
+		if !elem() {
+			return false
 		}
-		out = append(out, s)
 		r.ws()
 		if r.i >= len(r.b) {
-			return nil, r.fail("unterminated array")
+			return r.fail("unterminated array")
 		}
 		switch r.b[r.i] {
 		case ',':
 			r.i++
 		case ']':
 			r.i++
-			return out, true
+			return true
 		default:
-			return nil, r.fail("expected ',' or ']' in an array")
+			return r.fail("expected ',' or ']' in an array")
 		}
 	}
 }
@@ -581,31 +599,7 @@ func (r *jsonReader) skip(depth int) bool {
 	case c == '{':
 		return r.object(depth, nil)
 	case c == '[':
-		r.i++
-		r.ws()
-		if r.i < len(r.b) && r.b[r.i] == ']' {
-			r.i++
-			return true
-		}
-		for {
-			r.ws()
-			if !r.skip(depth + 1) {
-				return false
-			}
-			r.ws()
-			if r.i >= len(r.b) {
-				return r.fail("unterminated array")
-			}
-			switch r.b[r.i] {
-			case ',':
-				r.i++
-			case ']':
-				r.i++
-				return true
-			default:
-				return r.fail("expected ',' or ']' in an array")
-			}
-		}
+		return r.array(func() bool { return r.skip(depth + 1) })
 	case c == '"':
 		_, ok := r.stringBytes()
 		return ok

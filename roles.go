@@ -131,37 +131,16 @@ func (x *roleExtractor) take(r *jsonReader, depth int, memberNames bool) bool {
 		x.add(s)
 		return ok
 	case !memberNames && c == '[':
-		r.i++
-		r.ws()
-		if r.i < len(r.b) && r.b[r.i] == ']' {
-			r.i++
-			return true
-		}
-		for {
-			r.ws()
+		return r.array(func() bool {
 			if r.i < len(r.b) && r.b[r.i] == '"' {
 				s, ok := r.stringBytes()
-				if !ok {
-					return false
+				if ok {
+					x.add(s)
 				}
-				x.add(s)
-			} else if !r.skip(depth + 1) {
-				return false
+				return ok
 			}
-			r.ws()
-			if r.i >= len(r.b) {
-				return r.fail("unterminated array")
-			}
-			switch r.b[r.i] {
-			case ',':
-				r.i++
-			case ']':
-				r.i++
-				return true
-			default:
-				return r.fail("expected ',' or ']' in an array")
-			}
-		}
+			return r.skip(depth + 1)
+		})
 	}
 	return r.skip(depth)
 }
