@@ -1733,3 +1733,341 @@ type revocationsFunc func(context.Context, *jwtauth.Claims) (bool, error)
 func (f revocationsFunc) Revoked(ctx context.Context, c *jwtauth.Claims) (bool, error) {
 	return f(ctx, c)
 }
+
+// DPoP class (issue #12): RFC 9449 §4.3 (proof checks), §7.1 (resource-server challenges and the binding to
+// cnf.jkt), §9 (server nonces), §11.1 (replay). Each row is one request to RequireAuth of a verifier with the
+// stated policy; every refusal is asserted by status, every WWW-Authenticate value, the exact body, and the
+// handler not being reached.
+
+const (
+	atkDPoPIss   = "https://login.dpop.atk.test"
+	atkDPoPOther = "https://other.dpop.atk.test"
+	atkDPoPURL   = "https://api.atk.test/api/private"
+	atkDPoPAlgs  = `algs="ES256 ES384 ES512 EdDSA PS256 PS384 PS512 RS256 RS384 RS512"`
+)
+
+// atkDPoPFix holds the DPoP verifiers (one per policy), the client key and tokens bound to it.
+type atkDPoPFix struct {
+	v                      map[string]*jwtauth.Verifier
+	client, attacker       *ecdsa.PrivateKey
+	bound, bound2, unbound string // bound and bound2 are bound to client's key; unbound is a bearer token
+	otherIssBound          string // bound token of atkDPoPOther, whose policy is DPoPOff in the "mixed" verifier
+	staleNonce, forged     string
+}
+
+func atkDPoPNewFixture(t *testing.T) *atkDPoPFix {
+	ec := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		require.NoError(t, err)
+		return k
+	}
+	f := &atkDPoPFix{v: map[string]*jwtauth.Verifier{}, client: ec(), attacker: ec()}
+	clientKey, err := jwtauth.NewSigningKey(f.client, "ES256", "client")
+	require.NoError(t, err)
+	prover, err := jwtauth.NewDPoPProver(clientKey, func() time.Time { return atkNow })
+	require.NoError(t, err)
+	issuer := func(name string) *jwtauth.Issuer {
+		sk, err := jwtauth.NewSigningKey(ec(), "ES256", "as-1")
+		require.NoError(t, err)
+		i, err := jwtauth.NewIssuer(jwtauth.IssuerConfig{Issuer: name, Audience: []string{atkAud}, Keys: []*jwtauth.SigningKey{sk},
+			Clock: func() time.Time { return atkNow }})
+		require.NoError(t, err)
+		return i
+	}
+	main, other := issuer(atkDPoPIss), issuer(atkDPoPOther)
+	mint := func(i *jwtauth.Issuer, jkt string) string {
+		var tok string
+		var err error
+		if jkt == "" {
+			tok, err = i.Issue("alice", nil)
+		} else {
+			tok, err = i.IssueDPoP("alice", jkt, nil)
+		}
+		require.NoError(t, err)
+		return tok
+	}
+	f.bound, f.bound2, f.unbound = mint(main, prover.Thumbprint()), mint(main, prover.Thumbprint()), mint(main, "")
+	f.otherIssBound = mint(other, prover.Thumbprint())
+
+	secret := bytes.Repeat([]byte("n"), 32)
+	build := func(name string, policy jwtauth.DPoPPolicy, nonce []byte, now time.Time, extra ...jwtauth.TrustedIssuer) {
+		ti := main.TrustedIssuer()
+		ti.DPoP = policy
+		v, err := jwtauth.New(context.Background(), jwtauth.Config{
+			Issuers: append([]jwtauth.TrustedIssuer{ti}, extra...),
+			DPoP:    jwtauth.DPoPOptions{ExternalURL: "https://API.atk.test:443/", NonceSecret: nonce, NonceLifetime: 10 * time.Second},
+			Clock:   func() time.Time { return now },
+			Logger:  atkQuietLogger(),
+		})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = v.Close() })
+		f.v[name] = v
+	}
+	otherTI := other.TrustedIssuer()
+	build("required", jwtauth.DPoPRequired, nil, atkNow)
+	build("optional", jwtauth.DPoPOptional, nil, atkNow)
+	// mixed: the main issuer is DPoPOff while another accepts DPoP, so the DPoP scheme is recognised.
+	build("mixed", jwtauth.DPoPOff, nil, atkNow, func() jwtauth.TrustedIssuer { otherTI.DPoP = jwtauth.DPoPOptional; return otherTI }())
+	build("nonce", jwtauth.DPoPRequired, secret, atkNow)
+	build("nonce-early", jwtauth.DPoPRequired, secret, atkNow.Add(-30*time.Second))
+	build("nonce-forger", jwtauth.DPoPRequired, bytes.Repeat([]byte("f"), 32), atkNow)
+	// nonce-early runs 30 s (three nonce lifetimes) behind: its nonces are stale at atkNow, though the token
+	// is valid for it within the leeway; nonce-forger has another secret.
+	f.staleNonce = atkDPoPNonceOf(t, f.v["nonce-early"], f.bound, f, atkNow.Add(-30*time.Second))
+	f.forged = atkDPoPNonceOf(t, f.v["nonce-forger"], f.bound, f, atkNow)
+	return f
+}
+
+// atkDPoPNonceOf returns the DPoP-Nonce a verifier whose clock says now hands out with use_dpop_nonce.
+func atkDPoPNonceOf(t *testing.T, v *jwtauth.Verifier, tok string, f *atkDPoPFix, now time.Time) string {
+	r := httptest.NewRequest(http.MethodGet, atkDPoPURL, nil)
+	r.Header.Set("Authorization", "DPoP "+tok)
+	r.Header.Set("DPoP", f.proof(tok, nil, map[string]any{"iat": now.Unix()}))
+	w := httptest.NewRecorder()
+	v.RequireAuth(http.NotFoundHandler()).ServeHTTP(w, r)
+	require.Equal(t, http.StatusUnauthorized, w.Code, w.Body.String())
+	n := w.Header().Get("DPoP-Nonce")
+	require.NotEmpty(t, n)
+	return n
+}
+
+// atkDPoPJWK is the public JWK of an EC key as a proof header carries it.
+func atkDPoPJWK(k *ecdsa.PrivateKey) map[string]any {
+	pt, _ := k.PublicKey.Bytes()
+	return map[string]any{"kty": "EC", "crv": "P-256", "x": atkB64(pt[1:33]), "y": atkB64(pt[33:])}
+}
+
+func atkATH(tok string) string {
+	s := sha256.Sum256([]byte(tok))
+	return atkB64(s[:])
+}
+
+var atkJTI atomic.Int64
+
+// proof builds a proof signed ES256 by the client key for a GET of atkDPoPURL with tok's ath; mutate edits
+// header and claims before signing (a nil value deletes a member).
+func (f *atkDPoPFix) proof(tok string, header, claims map[string]any) string {
+	h := atkMerge(map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": atkDPoPJWK(f.client)}, header)
+	c := atkMerge(map[string]any{"jti": fmt.Sprintf("jti-%d", atkJTI.Add(1)), "htm": "GET", "htu": atkDPoPURL,
+		"iat": atkNow.Unix(), "ath": atkATH(tok)}, claims)
+	return atkSignRaw("ES256", f.client, atkJSON(h), atkJSON(c))
+}
+
+// atkDPoPReq is a GET of url with the given Authorization value and DPoP headers.
+func atkDPoPReq(url, auth string, proofs ...string) func() *http.Request {
+	return func() *http.Request {
+		r := httptest.NewRequest(http.MethodGet, url, nil)
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		for _, p := range proofs {
+			r.Header.Add("DPoP", p)
+		}
+		return r
+	}
+}
+
+type atkDPoPRow struct {
+	name     string
+	verifier string // key of atkDPoPFix.v
+	req      func() *http.Request
+	replay   bool // send the request twice; the second answer is checked
+	status   int
+	chal     []string // every WWW-Authenticate value, in order
+	desc     string   // error_description of the body; its error is the challenge's
+	code     string
+	nonce    bool // a DPoP-Nonce header is expected
+}
+
+func atkDPoPRows(f *atkDPoPFix) []atkDPoPRow {
+	b, b2 := f.bound, f.bound2
+	dp := func(tok string) string { return "DPoP " + tok }
+	good := func() string { return f.proof(b, nil, nil) }
+	refuse := func(name string, req func() *http.Request, desc string) atkDPoPRow {
+		return atkDPoPRow{name: name, verifier: "required", req: req, status: 401, code: "invalid_dpop_proof", desc: desc}
+	}
+	with := func(claims map[string]any) func() *http.Request {
+		return func() *http.Request { return atkDPoPReq(atkDPoPURL, dp(b), f.proof(b, nil, claims))() }
+	}
+	withH := func(header map[string]any) func() *http.Request {
+		return func() *http.Request { return atkDPoPReq(atkDPoPURL, dp(b), f.proof(b, header, nil))() }
+	}
+	jwkWith := func(extra map[string]any) map[string]any { return atkMerge(atkDPoPJWK(f.client), extra) }
+	// smallOrder is the Ed25519 identity point: with S = 0 and R the identity, "signatures" verify under it.
+	smallOrder := func() *http.Request {
+		h := atkJSON(map[string]any{"typ": "dpop+jwt", "alg": "EdDSA", "jwk": map[string]any{"kty": "OKP", "crv": "Ed25519", "x": atkB64(append([]byte{1}, make([]byte, 31)...))}})
+		c := atkJSON(map[string]any{"jti": "so", "htm": "GET", "htu": atkDPoPURL, "iat": atkNow.Unix(), "ath": atkATH(b)})
+		sig := append(append([]byte{1}, make([]byte, 31)...), make([]byte, 32)...)
+		return atkDPoPReq(atkDPoPURL, dp(b), atkB64(h)+"."+atkB64(c)+"."+atkB64(sig))()
+	}
+	unsigned := func(sig string) func() *http.Request {
+		return func() *http.Request {
+			h := atkJSON(map[string]any{"typ": "dpop+jwt", "alg": "none", "jwk": atkDPoPJWK(f.client)})
+			c := atkJSON(map[string]any{"jti": "none", "htm": "GET", "htu": atkDPoPURL, "iat": atkNow.Unix(), "ath": atkATH(b)})
+			return atkDPoPReq(atkDPoPURL, dp(b), atkB64(h)+"."+atkB64(c)+"."+sig)()
+		}
+	}
+	rows := []atkDPoPRow{
+		{name: "valid proof", verifier: "required", req: func() *http.Request { return atkDPoPReq(atkDPoPURL, dp(b), good())() }, status: 200},
+		{name: "valid proof, request query ignored", verifier: "required", req: func() *http.Request { return atkDPoPReq(atkDPoPURL+"?a=1", dp(b), good())() }, status: 200},
+		{name: "htu normalised: case, default port, percent-encoding, dot segment", verifier: "required", status: 200,
+			req: with(map[string]any{"htu": "HTTPS://Api.ATK.test:443/api/x/../%70rivate"})},
+		{name: "htu with a query for this path (ignored per RFC 9449 §4.3)", verifier: "required", status: 200,
+			req: with(map[string]any{"htu": atkDPoPURL + "?x=1#f"})},
+		refuse("proof replayed (same jti)", func() *http.Request { return atkDPoPReq(atkDPoPURL, dp(b), f.proof(b, nil, map[string]any{"jti": "once"}))() }, "DPoP proof replayed"),
+		refuse("proof for another method", with(map[string]any{"htm": "POST"}), "DPoP proof htm mismatch"),
+		refuse("proof method in lower case", with(map[string]any{"htm": "get"}), "DPoP proof htm mismatch"),
+		refuse("proof for another path", with(map[string]any{"htu": "https://api.atk.test/api/public"}), "DPoP proof htu mismatch"),
+		refuse("proof for another host", with(map[string]any{"htu": "https://evil.test/api/private"}), "DPoP proof htu mismatch"),
+		refuse("proof for http instead of https", with(map[string]any{"htu": "http://api.atk.test/api/private"}), "DPoP proof htu mismatch"),
+		refuse("proof for another port", with(map[string]any{"htu": "https://api.atk.test:8443/api/private"}), "DPoP proof htu mismatch"),
+		refuse("htu path hidden in the query", with(map[string]any{"htu": "https://api.atk.test/x?/api/private"}), "DPoP proof htu mismatch"),
+		refuse("htu path hidden in the fragment", with(map[string]any{"htu": "https://api.atk.test/x#/api/private"}), "DPoP proof htu mismatch"),
+		refuse("htu with user info", with(map[string]any{"htu": "https://api.atk.test@evil.test/api/private"}), "DPoP proof htu mismatch"),
+		refuse("htu with an encoded slash", with(map[string]any{"htu": "https://api.atk.test/api%2Fprivate"}), "DPoP proof htu mismatch"),
+		refuse("Host header names the proof's host (ExternalURL wins)", func() *http.Request {
+			r := atkDPoPReq("https://evil.test/api/private", dp(b), f.proof(b, nil, map[string]any{"htu": "https://evil.test/api/private"}))()
+			r.Header.Set("X-Forwarded-Host", "evil.test")
+			return r
+		}, "DPoP proof htu mismatch"),
+		refuse("iat stale", with(map[string]any{"iat": atkNow.Add(-5*time.Minute - time.Second).Unix()}), "DPoP proof too old"),
+		refuse("iat in the future", with(map[string]any{"iat": atkNow.Add(5*time.Minute + time.Second).Unix()}), "DPoP proof issued in the future"),
+		refuse("iat a string", with(map[string]any{"iat": fmt.Sprint(atkNow.Unix())}), "malformed DPoP proof"),
+		refuse("no jti", with(map[string]any{"jti": nil}), "malformed DPoP proof"),
+		refuse("missing ath", with(map[string]any{"ath": nil}), "DPoP proof ath mismatch"),
+		refuse("wrong ath", with(map[string]any{"ath": atkATH("another token")}), "DPoP proof ath mismatch"),
+		refuse("proof reused with another access token", func() *http.Request { return atkDPoPReq(atkDPoPURL, dp(b2), good())() }, "DPoP proof ath mismatch"),
+		refuse("proof key is not cnf.jkt", func() *http.Request {
+			h := atkJSON(map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": atkDPoPJWK(f.attacker)})
+			c := atkJSON(map[string]any{"jti": "att", "htm": "GET", "htu": atkDPoPURL, "iat": atkNow.Unix(), "ath": atkATH(b)})
+			return atkDPoPReq(atkDPoPURL, dp(b), atkSignRaw("ES256", f.attacker, h, c))()
+		}, "DPoP proof key does not match token"),
+		refuse("proof signed by another key than its jwk", func() *http.Request {
+			h := atkJSON(map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": atkDPoPJWK(f.client)})
+			c := atkJSON(map[string]any{"jti": "sig", "htm": "GET", "htu": atkDPoPURL, "iat": atkNow.Unix(), "ath": atkATH(b)})
+			return atkDPoPReq(atkDPoPURL, dp(b), atkSignRaw("ES256", f.attacker, h, c))()
+		}, "DPoP proof signature invalid"),
+		refuse("proof HS256", func() *http.Request {
+			h := atkJSON(map[string]any{"typ": "dpop+jwt", "alg": "HS256", "jwk": map[string]any{"kty": "oct", "k": atkB64([]byte("secret"))}})
+			c := atkJSON(map[string]any{"jti": "hs", "htm": "GET", "htu": atkDPoPURL, "iat": atkNow.Unix(), "ath": atkATH(b)})
+			return atkDPoPReq(atkDPoPURL, dp(b), atkSignRaw("HS256", []byte("secret"), h, c))()
+		}, "DPoP proof algorithm not allowed"),
+		refuse("proof none with an empty signature", unsigned(""), "malformed DPoP proof"),
+		refuse("proof none with a signature", unsigned("AAAA"), "DPoP proof algorithm not allowed"),
+		refuse("proof alg ES384 with a P-256 jwk", withH(map[string]any{"alg": "ES384"}), "DPoP proof algorithm not allowed"),
+		refuse("private key in jwk (d)", withH(map[string]any{"jwk": jwkWith(map[string]any{"d": atkB64(f.client.D.Bytes())})}), "DPoP proof key not accepted"),
+		refuse("private key in jwk (D)", withH(map[string]any{"jwk": jwkWith(map[string]any{"D": atkB64(f.client.D.Bytes())})}), "DPoP proof key not accepted"),
+		refuse("jwk member in the wrong case (X)", withH(map[string]any{"jwk": jwkWith(map[string]any{"X": "AA"})}), "DPoP proof key not accepted"),
+		refuse("jwk symmetric (oct)", withH(map[string]any{"jwk": map[string]any{"kty": "oct", "k": "c2VjcmV0"}}), "DPoP proof key not accepted"),
+		refuse("jwk point not on the curve", withH(map[string]any{"jwk": jwkWith(map[string]any{"y": atkB64(make([]byte, 32))})}), "DPoP proof key not accepted"),
+		refuse("jwk small-order Ed25519 key", smallOrder, "DPoP proof key not accepted"),
+		refuse("no jwk", withH(map[string]any{"jwk": nil}), "DPoP proof key not accepted"),
+		refuse("typ JWT", withH(map[string]any{"typ": "JWT"}), "DPoP proof typ must be dpop+jwt"),
+		refuse("typ application/dpop+jwt", withH(map[string]any{"typ": "application/dpop+jwt"}), "DPoP proof typ must be dpop+jwt"),
+		refuse("typ DPOP+JWT", withH(map[string]any{"typ": "DPOP+JWT"}), "DPoP proof typ must be dpop+jwt"),
+		refuse("no typ", withH(map[string]any{"typ": nil}), "DPoP proof typ must be dpop+jwt"),
+		refuse("crit header", withH(map[string]any{"crit": []string{"exp"}}), "malformed DPoP proof"),
+		refuse("two DPoP headers", func() *http.Request { return atkDPoPReq(atkDPoPURL, dp(b), good(), good())() }, "more than one DPoP proof"),
+		refuse("no DPoP header", atkDPoPReq(atkDPoPURL, dp(b)), "DPoP proof missing"),
+		refuse("huge proof (size cap before decoding)", atkDPoPReq(atkDPoPURL, dp(b), strings.Repeat("A", 8<<10+1)), "DPoP proof too large"),
+		refuse("proof not a JWS", atkDPoPReq(atkDPoPURL, dp(b), "not-a-jws"), "malformed DPoP proof"),
+		{name: "proof with a token not DPoP-bound (required)", verifier: "required", status: 401, code: "invalid_token", desc: "token not DPoP-bound",
+			req: func() *http.Request { return atkDPoPReq(atkDPoPURL, dp(f.unbound), f.proof(f.unbound, nil, nil))() }},
+		{name: "proof with a token not DPoP-bound (optional)", verifier: "optional", status: 401, code: "invalid_token", desc: "token not DPoP-bound",
+			req: func() *http.Request { return atkDPoPReq(atkDPoPURL, dp(f.unbound), f.proof(f.unbound, nil, nil))() }},
+		{name: "unbound bearer token (required)", verifier: "required", status: 401, code: "invalid_token", desc: "DPoP proof required",
+			req: atkDPoPReq(atkDPoPURL, "Bearer "+f.unbound)},
+		{name: "unbound bearer token (optional)", verifier: "optional", status: 200, req: atkDPoPReq(atkDPoPURL, "Bearer "+f.unbound)},
+		{name: "DPoP-bound token as Bearer (required)", verifier: "required", status: 401, code: "invalid_token", desc: "sender-constrained token not accepted",
+			req: atkDPoPReq(atkDPoPURL, "Bearer "+b)},
+		{name: "DPoP-bound token as Bearer (optional)", verifier: "optional", status: 401, code: "invalid_token", desc: "sender-constrained token not accepted",
+			req: atkDPoPReq(atkDPoPURL, "Bearer "+b)},
+		{name: "DPoP-bound token as Bearer with a valid proof (optional)", verifier: "optional", status: 401, code: "invalid_token", desc: "sender-constrained token not accepted",
+			req: func() *http.Request { return atkDPoPReq(atkDPoPURL, "Bearer "+b, good())() }},
+		{name: "DPoP scheme for an issuer with DPoPOff", verifier: "mixed", status: 401, code: "invalid_token", desc: "DPoP not accepted for this issuer",
+			req: func() *http.Request { return atkDPoPReq(atkDPoPURL, dp(b), good())() }},
+		{name: "DPoP scheme, other issuer DPoPOptional (mixed)", verifier: "mixed", status: 200,
+			req: func() *http.Request { return atkDPoPReq(atkDPoPURL, dp(f.otherIssBound), f.proof(f.otherIssBound, nil, nil))() }},
+		{name: "DPoP scheme without a token", verifier: "required", status: 400, code: "invalid_request", desc: "malformed credentials",
+			req: func() *http.Request { return atkDPoPReq(atkDPoPURL, "DPoP ", good())() }},
+		{name: "no credentials (required)", verifier: "required", status: 401, req: atkDPoPReq(atkDPoPURL, "")},
+		{name: "no credentials (optional)", verifier: "optional", status: 401, req: atkDPoPReq(atkDPoPURL, "")},
+		{name: "nonce missing", verifier: "nonce", status: 401, code: "use_dpop_nonce", desc: "DPoP nonce required", nonce: true,
+			req: func() *http.Request { return atkDPoPReq(atkDPoPURL, dp(b), good())() }},
+		{name: "nonce stale", verifier: "nonce", status: 401, code: "use_dpop_nonce", desc: "DPoP nonce required", nonce: true,
+			req: with(map[string]any{"nonce": f.staleNonce})},
+		{name: "nonce forged (another secret)", verifier: "nonce", status: 401, code: "use_dpop_nonce", desc: "DPoP nonce required", nonce: true,
+			req: with(map[string]any{"nonce": f.forged})},
+		{name: "nonce garbage", verifier: "nonce", status: 401, code: "use_dpop_nonce", desc: "DPoP nonce required", nonce: true,
+			req: with(map[string]any{"nonce": "x\"y"})},
+	}
+	rows[4].replay = true
+	return rows
+}
+
+func TestAttack_DPoP(t *testing.T) {
+	f := atkDPoPNewFixture(t)
+	for _, row := range atkDPoPRows(f) {
+		t.Run(row.name, func(t *testing.T) {
+			v := f.v[row.verifier]
+			h := &atkRecorder{}
+			srv := v.RequireAuth(h)
+			var w *httptest.ResponseRecorder
+			if row.replay {
+				first := row.req()
+				w = httptest.NewRecorder()
+				srv.ServeHTTP(w, first)
+				require.Equal(t, 200, w.Code, "the first use of the proof is accepted")
+				again := row.req()
+				again.Header = first.Header.Clone()
+				h.reached.Store(0)
+				w = httptest.NewRecorder()
+				srv.ServeHTTP(w, again)
+			} else {
+				w = httptest.NewRecorder()
+				srv.ServeHTTP(w, row.req())
+			}
+			assert.Equal(t, row.status, w.Code)
+			if row.status == 200 {
+				assert.Equal(t, int64(1), h.reached.Load())
+				return
+			}
+			assert.Zero(t, h.reached.Load(), "the handler must not be reached")
+			assert.Equal(t, atkDPoPChallenges(row), w.Header().Values("WWW-Authenticate"))
+			code := row.code
+			if code == "" {
+				code = "unauthorized"
+			}
+			desc := row.desc
+			if desc == "" {
+				desc = "bearer token required"
+			}
+			assert.Equal(t, `{"error":"`+code+`","error_description":"`+desc+`"}`+"\n", w.Body.String())
+			assert.Equal(t, row.nonce, w.Header().Get("DPoP-Nonce") != "", "DPoP-Nonce header")
+		})
+	}
+}
+
+// atkDPoPChallenges is what RFC 9449 §7.1 and RFC 6750 §3 ask for: a DPoP challenge with algs, a Bearer one
+// too when the verifier accepts bearer tokens, and the error on the scheme the request used (on DPoP when
+// Bearer is not accepted at all).
+func atkDPoPChallenges(row atkDPoPRow) []string {
+	errAttr := ""
+	if row.code != "" {
+		errAttr = ` error="` + row.code + `", error_description="` + row.desc + `"`
+	}
+	usedDPoP := strings.HasPrefix(row.req().Header.Get("Authorization"), "DPoP")
+	if row.verifier == "required" || strings.HasPrefix(row.verifier, "nonce") {
+		if errAttr == "" {
+			return []string{"DPoP " + atkDPoPAlgs}
+		}
+		return []string{"DPoP" + errAttr + ", " + atkDPoPAlgs}
+	}
+	if errAttr == "" {
+		return []string{"Bearer", "DPoP " + atkDPoPAlgs}
+	}
+	if usedDPoP {
+		return []string{"Bearer", "DPoP" + errAttr + ", " + atkDPoPAlgs}
+	}
+	return []string{"Bearer" + errAttr, "DPoP " + atkDPoPAlgs}
+}

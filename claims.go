@@ -33,6 +33,10 @@ type Claims struct {
 	KeyID     string
 	Algorithm string
 
+	// DPoPThumbprint is the token's cnf.jkt, the RFC 7638 thumbprint of the key whose DPoP proof came with
+	// it; set only when RequireAuth checked that proof (RFC 9449), "" for bearer tokens.
+	DPoPThumbprint string
+
 	raw    []byte // the payload JSON, never handed out without copying
 	v      *Verifier
 	cnf    confirmation // checked against each request, cached or not
@@ -193,7 +197,7 @@ func (c *Claims) clone() *Claims {
 	d := &Claims{
 		Issuer: c.Issuer, Subject: c.Subject, ExpiresAt: c.ExpiresAt, NotBefore: c.NotBefore,
 		IssuedAt: c.IssuedAt, ID: c.ID, KeyID: c.KeyID, Algorithm: c.Algorithm, raw: c.raw, v: c.v,
-		cnf: c.cnf, hasCnf: c.hasCnf,
+		cnf: c.cnf, hasCnf: c.hasCnf, DPoPThumbprint: c.DPoPThumbprint,
 		Audience: c.Audience, Scopes: c.Scopes, Roles: c.Roles,
 	}
 	na, ns := len(c.Audience), len(c.Scopes)

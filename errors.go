@@ -42,6 +42,20 @@ var (
 	// client certificate it is bound to: none at all, another one, or none possible (Verify has no connection),
 	// or the issuer requires certificate-bound tokens and the token is not one.
 	ErrCertificateBinding = errors.New("jwtauth: certificate binding not satisfied")
+	// ErrDPoPProof means the request's DPoP proof (RFC 9449) is missing, malformed, or does not fit the request
+	// or the token: 401 with error="invalid_dpop_proof". A replayed proof also matches ErrDPoPReplayed.
+	ErrDPoPProof = errors.New("jwtauth: invalid DPoP proof")
+	// ErrDPoPReplayed means the DPoP proof's jti was already used within the proof window (RFC 9449 §11.1).
+	ErrDPoPReplayed = errors.New("jwtauth: DPoP proof replayed")
+	// ErrDPoPNonce means the DPoP proof lacks a current server nonce (RFC 9449 §9): 401 with
+	// error="use_dpop_nonce" and a fresh nonce in the DPoP-Nonce header; retry with it.
+	ErrDPoPNonce = errors.New("jwtauth: DPoP nonce required")
+	// ErrDPoPRequired means the token's issuer accepts tokens only with DPoP proofs (TrustedIssuer.DPoP), or
+	// that a token sent with the DPoP scheme is not bound to a DPoP key.
+	ErrDPoPRequired = errors.New("jwtauth: DPoP-bound token and proof required")
+	// ErrReplayUnavailable means the DPoP replay check could not be made (the ReplayStore failed, or the
+	// built-in store is full of unexpired entries): the request is refused with 503 rather than risk a replay.
+	ErrReplayUnavailable = errors.New("jwtauth: DPoP replay check unavailable")
 	// ErrInsufficientScope means the token is valid but lacks a required scope.
 	ErrInsufficientScope = errors.New("jwtauth: insufficient scope")
 	// ErrInsufficientRole means the token is valid but lacks a required role (RequireRole, RequireAnyRole).
@@ -97,6 +111,26 @@ var (
 	failRevoked               = &failure{http.StatusUnauthorized, "invalid_token", "token revoked", []error{ErrTokenRevoked}}
 	failRevocationUnavailable = &failure{http.StatusServiceUnavailable, "temporarily_unavailable", "revocation status unavailable", []error{ErrRevocationUnavailable}}
 	failRejected              = &failure{http.StatusUnauthorized, "invalid_token", "token not accepted", []error{ErrTokenRejected, jwt.ErrTokenInvalidClaims}}
+	failProofMissing          = &failure{http.StatusUnauthorized, "invalid_dpop_proof", "DPoP proof missing", []error{ErrDPoPProof}}
+	failProofMany             = &failure{http.StatusUnauthorized, "invalid_dpop_proof", "more than one DPoP proof", []error{ErrDPoPProof}}
+	failProofTooLarge         = &failure{http.StatusUnauthorized, "invalid_dpop_proof", "DPoP proof too large", []error{ErrDPoPProof}}
+	failProofMalformed        = &failure{http.StatusUnauthorized, "invalid_dpop_proof", "malformed DPoP proof", []error{ErrDPoPProof}}
+	failProofType             = &failure{http.StatusUnauthorized, "invalid_dpop_proof", "DPoP proof typ must be dpop+jwt", []error{ErrDPoPProof}}
+	failProofAlg              = &failure{http.StatusUnauthorized, "invalid_dpop_proof", "DPoP proof algorithm not allowed", []error{ErrDPoPProof}}
+	failProofKey              = &failure{http.StatusUnauthorized, "invalid_dpop_proof", "DPoP proof key not accepted", []error{ErrDPoPProof}}
+	failProofSignature        = &failure{http.StatusUnauthorized, "invalid_dpop_proof", "DPoP proof signature invalid", []error{ErrDPoPProof}}
+	failProofMethod           = &failure{http.StatusUnauthorized, "invalid_dpop_proof", "DPoP proof htm mismatch", []error{ErrDPoPProof}}
+	failProofURL              = &failure{http.StatusUnauthorized, "invalid_dpop_proof", "DPoP proof htu mismatch", []error{ErrDPoPProof}}
+	failProofStale            = &failure{http.StatusUnauthorized, "invalid_dpop_proof", "DPoP proof too old", []error{ErrDPoPProof}}
+	failProofFuture           = &failure{http.StatusUnauthorized, "invalid_dpop_proof", "DPoP proof issued in the future", []error{ErrDPoPProof}}
+	failProofAth              = &failure{http.StatusUnauthorized, "invalid_dpop_proof", "DPoP proof ath mismatch", []error{ErrDPoPProof}}
+	failProofBinding          = &failure{http.StatusUnauthorized, "invalid_dpop_proof", "DPoP proof key does not match token", []error{ErrDPoPProof}}
+	failProofReplayed         = &failure{http.StatusUnauthorized, "invalid_dpop_proof", "DPoP proof replayed", []error{ErrDPoPReplayed, ErrDPoPProof}}
+	failNonce                 = &failure{http.StatusUnauthorized, "use_dpop_nonce", "DPoP nonce required", []error{ErrDPoPNonce}}
+	failDPoPRequired          = &failure{http.StatusUnauthorized, "invalid_token", "DPoP proof required", []error{ErrDPoPRequired}}
+	failNotBound              = &failure{http.StatusUnauthorized, "invalid_token", "token not DPoP-bound", []error{ErrDPoPRequired, jwt.ErrTokenInvalidClaims}}
+	failDPoPOff               = &failure{http.StatusUnauthorized, "invalid_token", "DPoP not accepted for this issuer", []error{ErrSenderConstrained, jwt.ErrTokenInvalidClaims}}
+	failReplayDown            = &failure{http.StatusServiceUnavailable, "temporarily_unavailable", "DPoP replay check unavailable", []error{ErrReplayUnavailable}}
 	// RFC 6750 has no role attribute; insufficient_scope is its code for "valid token, too few privileges".
 	failRole   = &failure{http.StatusForbidden, "insufficient_scope", "insufficient role", []error{ErrInsufficientRole}}
 	failDenied = &failure{http.StatusForbidden, "insufficient_scope", "access denied", []error{ErrAccessDenied}}
@@ -110,6 +144,8 @@ type Error struct {
 	msg    string
 	scopes []string // required scopes, for ErrInsufficientScope
 	cause  error    // the error of a user's check (Validate, Require, Deny, Reject), for errors.Is
+	dpop   bool     // the refused request used the DPoP scheme: its challenge carries the error
+	nonce  string   // a fresh DPoP-Nonce to send with the refusal (use_dpop_nonce)
 }
 
 func newError(kind *failure, msg string) *Error { return &Error{kind: kind, msg: msg} }

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -182,6 +183,21 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 // encoding/json matches names ("SUB", "ſub"), or a case variant of scope, scp or permissions, are refused with
 // ErrReservedClaim; so are claims with two names equal ignoring case at any depth, which the Verifier refuses.
 func (i *Issuer) Issue(subject string, claims map[string]any) (string, error) {
+	return i.issue(subject, "", claims)
+}
+
+// IssueDPoP is Issue for a token bound to a DPoP key (RFC 9449 §6): it adds cnf {"jkt": jkt}, where jkt is the
+// RFC 7638 thumbprint of the client's proof key (DPoPProver.Thumbprint, or of the jwk of a checked proof).
+// Verifiers accept the token only with proofs signed by that key, and only from issuers whose
+// TrustedIssuer.DPoP is not DPoPOff.
+func (i *Issuer) IssueDPoP(subject, jkt string, claims map[string]any) (string, error) {
+	if b, ok := decodeSegment(nil, jkt); !ok || len(b) != sha256.Size {
+		return "", errors.New("jwtauth: IssueDPoP: jkt is not a base64url SHA-256 JWK thumbprint (43 characters)")
+	}
+	return i.issue(subject, jkt, claims)
+}
+
+func (i *Issuer) issue(subject, jkt string, claims map[string]any) (string, error) {
 	if subject == "" {
 		return "", errors.New("jwtauth: Issue: subject is empty: every token must say whom it is for")
 	}
@@ -191,9 +207,8 @@ func (i *Issuer) Issue(subject string, claims map[string]any) (string, error) {
 		switch r := foldedReserved(name); r {
 		case "":
 		case "cnf":
-			// A confirmation claim promises a key binding this Issuer does not make, and jwtauth's Verifier
-			// refuses tokens that carry one.
-			return "", fmt.Errorf("%w: %q (RFC 7800 proof-of-possession) cannot be issued by a bearer-token Issuer", ErrReservedClaim, name)
+			// A confirmation claim promises a key binding: IssueDPoP makes the one jwtauth checks.
+			return "", fmt.Errorf("%w: %q (RFC 7800 proof-of-possession) is set by IssueDPoP from the client's key thumbprint; remove it from claims", ErrReservedClaim, name)
 		default:
 			if r != name {
 				return "", fmt.Errorf("%w: %q is read as %q by verifiers that match claim names ignoring case, as encoding/json does; %q is set by the Issuer", ErrReservedClaim, name, r, r)
@@ -233,6 +248,11 @@ func (i *Issuer) Issue(subject string, claims map[string]any) (string, error) {
 	p = append(p, `,"jti":"`...)
 	p = base64.RawURLEncoding.AppendEncode(p, jti[:])
 	p = append(p, '"')
+	if jkt != "" {
+		p = append(p, `,"cnf":{"jkt":"`...)
+		p = append(p, jkt...)
+		p = append(p, `"}`...)
+	}
 	if len(extra) > 2 { // `{...}` without its braces
 		p = append(p, ',')
 		p = append(p, extra[1:]...)

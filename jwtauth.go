@@ -66,6 +66,8 @@ type Config struct {
 	Clock func() time.Time
 	// JWKS holds the rarely changed knobs of remote key sets (refresh, timeouts, size caps).
 	JWKS JWKSOptions
+	// DPoP configures the checks of DPoP proofs (RFC 9449) for issuers whose TrustedIssuer.DPoP accepts them.
+	DPoP DPoPOptions
 
 	// Revocations, when set, is asked about every token that passed all other checks of Verify (cache hits
 	// too); a revoked token is refused with 401 ErrTokenRevoked, and an error of Revocations refuses it with
@@ -162,6 +164,10 @@ type TrustedIssuer struct {
 	// or wraps (Deny for 403). Validate must be safe for concurrent use, fast (it runs on every request) and
 	// must not modify the claims.
 	Validate func(*Claims) error
+	// DPoP says whether this issuer's tokens come with DPoP proofs (RFC 9449): DPoPOff (the default: bearer
+	// tokens only), DPoPOptional or DPoPRequired. A DPoP-bound token (cnf.jkt) sent as a bearer token is
+	// refused whatever the policy. Turning it on for any issuer requires Config.DPoP.ExternalURL.
+	DPoP DPoPPolicy
 
 	// Set by profiles only.
 	aliases      []string                // other spellings of Issuer (Google: accounts.google.com)
@@ -203,6 +209,7 @@ type Verifier struct {
 	cache        *tokenCache
 	refusals     *refusalLog
 	revocations  Revocations
+	dpop         *dpopVerifier // nil when no issuer accepts DPoP
 
 	realm          string
 	tokenCookie    string
@@ -235,6 +242,7 @@ type trust struct {
 	roles        []RoleClaim
 	validate     func(*Claims) error
 	mtls         MTLSPolicy
+	dpop         DPoPPolicy
 }
 
 // New validates cfg and returns a Verifier. Remote key sets are fetched before New returns, waiting at most
@@ -336,6 +344,10 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 			bad("%s: MTLS %d is unknown: use MTLSOff, MTLSAllowed or MTLSRequired", where, ti.MTLS)
 		}
 		anyMTLS = anyMTLS || ti.MTLS != MTLSOff
+		t.dpop = ti.DPoP
+		if ti.DPoP > DPoPRequired {
+			bad("%s: DPoP %d is unknown: use DPoPOff, DPoPOptional or DPoPRequired", where, ti.DPoP)
+		}
 		if err := checkRoleClaims(ti.Roles); err != nil {
 			bad("%s: %v", where, err)
 		}
@@ -438,6 +450,9 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		v.trusts = append(v.trusts, t)
 	}
 	v.fwdCert = cfg.ForwardedClientCert.check(anyMTLS, bad)
+	dv, derrs := newDPoPVerifier(cfg.DPoP, v.trusts, v.now)
+	errs = append(errs, derrs...)
+	v.dpop = dv
 	if meta != nil {
 		v.buildMetadata(meta, cfg.ScopesSupported, bad)
 	}
@@ -536,12 +551,22 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 // verifyRequest is Verify for a token that came with r, which proves what a cnf binding asks for; r is nil
 // for Verify.
 func (v *Verifier) verifyRequest(ctx context.Context, token string, r *http.Request) (*Claims, error) {
-	c, o := v.verify(ctx, token, r)
+	c, o := v.verify(ctx, token, r, nil)
+	v.revoked(ctx, &c, &o)
+	return v.finish(ctx, c, o)
+}
+
+// revoked runs the Config.Revocations check on a token that passed every other check.
+func (v *Verifier) revoked(ctx context.Context, c **Claims, o *Outcome) {
 	if o.Err == nil && v.revocations != nil {
-		if o.Err = v.checkRevoked(ctx, c); o.Err != nil {
-			c = nil
+		if o.Err = v.checkRevoked(ctx, *c); o.Err != nil {
+			*c = nil
 		}
 	}
+}
+
+// finish reports a verification's outcome to OnVerify, the debug log and the refusal log.
+func (v *Verifier) finish(ctx context.Context, c *Claims, o Outcome) (*Claims, error) {
 	if v.onVerify != nil || v.logger.Enabled(ctx, slog.LevelDebug) {
 		v.observe(ctx, o)
 	}
@@ -567,7 +592,7 @@ func (v *Verifier) observe(ctx context.Context, o Outcome) {
 }
 
 // verify does the work of Verify; the Outcome carries the error.
-func (v *Verifier) verify(ctx context.Context, token string, r *http.Request) (*Claims, Outcome) {
+func (v *Verifier) verify(ctx context.Context, token string, r *http.Request, dp *dpopProof) (*Claims, Outcome) {
 	var o Outcome
 	fail := func(kind *failure, msg string) (*Claims, Outcome) {
 		o.Err = newError(kind, msg)
@@ -580,7 +605,7 @@ func (v *Verifier) verify(ctx context.Context, token string, r *http.Request) (*
 		if c, t, ok := v.cache.get(v, token); ok {
 			o.Issuer, o.KeyID, o.Algorithm, o.Cached = c.Issuer, c.KeyID, c.Algorithm, true
 			o.ConfiguredIssuer = t.issuer
-			if e := v.checkConfirmation(t, &c.cnf, c.hasCnf, r); e != nil {
+			if e := v.checkConfirmation(t, &c.cnf, c.hasCnf, r, dp); e != nil {
 				o.Err = e
 				return nil, o
 			}
@@ -668,7 +693,7 @@ func (v *Verifier) verify(ctx context.Context, token string, r *http.Request) (*
 	if f, msg := v.checkClaims(t, &p, now); f != nil {
 		return fail(f, msg)
 	}
-	if e := v.checkConfirmation(t, &p.cnf, p.hasCnf, r); e != nil {
+	if e := v.checkConfirmation(t, &p.cnf, p.hasCnf, r, dp); e != nil {
 		o.Err = e
 		return nil, o
 	}

@@ -156,7 +156,7 @@ func (k issuerKeyfunc) checkClaims(token *jwt.Token, h *header) error {
 	if err := parsePayload(pb, &p); err != nil {
 		return newError(failMalformed, err.Error())
 	}
-	if e := k.v.checkConfirmation(t, &p.cnf, p.hasCnf, nil); e != nil {
+	if e := k.v.checkConfirmation(t, &p.cnf, p.hasCnf, nil, nil); e != nil {
 		return e
 	}
 	if f, msg := t.issuerChecks(newClaims(&p, h, pb, k.v), pb); f != nil {

@@ -54,7 +54,7 @@ func (v *Verifier) middleware(next http.Handler, optional bool) http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		token, err := v.tokenFromRequest(r)
+		token, dpop, err := v.tokenFromRequest(r)
 		if err != nil {
 			if optional && errors.Is(err, ErrNoToken) {
 				next.ServeHTTP(w, r)
@@ -64,7 +64,12 @@ func (v *Verifier) middleware(next http.Handler, optional bool) http.Handler {
 			v.refuse(w, r, err)
 			return
 		}
-		c, err := v.verifyRequest(r.Context(), token, r)
+		var c *Claims
+		if dpop {
+			c, err = v.verifyDPoP(w, r, token)
+		} else {
+			c, err = v.verifyRequest(r.Context(), token, r)
+		}
 		if err != nil {
 			v.refuse(w, r, err)
 			return
@@ -82,14 +87,24 @@ var (
 	errTwoInSource = newError(failInvalidRequest, "the request carries the token cookie or query parameter more than once")
 )
 
-// tokenFromRequest extracts exactly one token from the enabled sources.
-func (v *Verifier) tokenFromRequest(r *http.Request) (string, error) {
-	var token string
+// tokenFromRequest extracts exactly one token from the enabled sources; dpop is true when it came with the
+// DPoP scheme, which is recognised only when some issuer accepts DPoP.
+func (v *Verifier) tokenFromRequest(r *http.Request) (token string, dpop bool, err error) {
 	found := 0
-	if h := r.Header.Values("Authorization"); len(h) > 0 {
+	h := r.Header.Values("Authorization")
+	if v.dpop != nil && len(h) == 1 {
+		t, ok, err := schemeToken(h[0], "DPoP")
+		if err != nil {
+			return "", false, err
+		}
+		if ok {
+			token, dpop, found = t, true, 1
+		}
+	}
+	if len(h) > 0 && !dpop {
 		t, err := BearerToken(h)
 		if err != nil && !errors.Is(err, ErrNoToken) { // another scheme: look at the other sources
-			return "", err
+			return "", false, err
 		}
 		if err == nil {
 			token, found = t, 1
@@ -101,11 +116,11 @@ func (v *Verifier) tokenFromRequest(r *http.Request) (string, error) {
 			values = append(values, c.Value)
 		}
 		if len(values) > 1 {
-			return "", errTwoInSource
+			return "", false, errTwoInSource
 		}
 		if len(values) == 1 {
 			if values[0] == "" {
-				return "", errEmptyBearer
+				return "", false, errEmptyBearer
 			}
 			token, found = values[0], found+1
 		}
@@ -113,22 +128,22 @@ func (v *Verifier) tokenFromRequest(r *http.Request) (string, error) {
 	if v.tokenQuery != "" {
 		values := r.URL.Query()[v.tokenQuery]
 		if len(values) > 1 {
-			return "", errTwoInSource
+			return "", false, errTwoInSource
 		}
 		if len(values) == 1 {
 			if values[0] == "" {
-				return "", errEmptyBearer
+				return "", false, errEmptyBearer
 			}
 			token, found = values[0], found+1
 		}
 	}
 	switch found {
 	case 0:
-		return "", errNoToken
+		return "", false, errNoToken
 	case 1:
-		return token, nil
+		return token, dpop, nil
 	}
-	return "", errTwoSources
+	return "", false, errTwoSources
 }
 
 // BearerToken returns the one bearer token in the Authorization values of a request, by the rules RequireAuth
@@ -151,30 +166,36 @@ func BearerToken(values []string) (string, error) {
 }
 
 // bearerToken parses one Authorization value: "" and no error when it uses another scheme.
-// The scheme is case-insensitive and followed by one or more spaces (RFC 7235 1*SP), then exactly one token.
 func bearerToken(h string) (string, error) {
+	t, _, err := schemeToken(h, "Bearer")
+	return t, err
+}
+
+// schemeToken parses one Authorization value of scheme want; ok is false when it uses another scheme.
+// The scheme is case-insensitive and followed by one or more spaces (RFC 7235 1*SP), then exactly one token.
+func schemeToken(h, want string) (token string, ok bool, err error) {
 	sp := strings.IndexByte(h, ' ')
 	scheme := h
 	if sp >= 0 {
 		scheme = h[:sp]
 	}
 	if !isToken(scheme) || strings.IndexByte(scheme, '/') >= 0 {
-		return "", errBadBearer
+		return "", false, errBadBearer
 	}
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", nil // another scheme (Basic, Token, ...): no bearer token
+	if !strings.EqualFold(scheme, want) {
+		return "", false, nil // another scheme (Basic, Token, ...)
 	}
 	if sp < 0 {
-		return "", errEmptyBearer
+		return "", true, errEmptyBearer
 	}
 	t := strings.TrimLeft(h[sp:], " ")
 	if t == "" {
-		return "", errEmptyBearer
+		return "", true, errEmptyBearer
 	}
 	if strings.IndexByte(t, ' ') >= 0 {
-		return "", errBadBearer
+		return "", true, errBadBearer
 	}
-	return t, nil
+	return t, true, nil
 }
 
 // refuse answers a refused request, through Config.ErrorHandler when one is set.
@@ -197,10 +218,18 @@ func (v *Verifier) Challenge(err error) string {
 	return challenge(e, v)
 }
 
-// challenge renders the RFC 6750 challenge for e: fixed phrases and configured values only. v may be nil (a
-// refusal with no Verifier at hand). resource_metadata goes on every challenge, 400 and 403 included: RFC
-// 9728 §5.1 shows it on 401, and MCP clients read it from 403 insufficient_scope to ask for more scopes.
-func challenge(e *Error, v *Verifier) string {
+// challenge renders the challenges for e, joined as one WWW-Authenticate value.
+func challenge(e *Error, v *Verifier) string { return strings.Join(v.challenges(e), ", ") }
+
+// challenges renders the challenges for e: fixed phrases and configured values only. v may be nil (a refusal
+// with no Verifier at hand). Bearer (RFC 6750) comes when some issuer accepts bearer tokens, DPoP with algs
+// (RFC 9449 §7.1) when some issuer accepts DPoP; the error goes on the scheme the request used, or on DPoP
+// when no issuer accepts Bearer. resource_metadata goes on every challenge, 400 and 403 included: RFC 9728
+// §5.1 shows it on 401, and MCP clients read it from 403 insufficient_scope to ask for more scopes.
+func (v *Verifier) challenges(e *Error) []string {
+	if e.Status() == http.StatusServiceUnavailable {
+		return nil
+	}
 	var realm, metadataURL string
 	if v != nil {
 		realm = v.realm
@@ -208,11 +237,29 @@ func challenge(e *Error, v *Verifier) string {
 			metadataURL = v.meta.url
 		}
 	}
-	if e.Status() == http.StatusServiceUnavailable {
-		return ""
+	if v == nil || v.dpop == nil {
+		return []string{oneChallenge("Bearer", e, realm, metadataURL, "")}
 	}
+	bare := newError(failNoToken, "")
+	onDPoP := e.dpop || !v.dpop.bearer
+	var out []string
+	if v.dpop.bearer {
+		be := e
+		if onDPoP {
+			be = bare
+		}
+		out = append(out, oneChallenge("Bearer", be, realm, metadataURL, ""))
+	}
+	if !onDPoP {
+		e = bare
+	}
+	return append(out, oneChallenge("DPoP", e, realm, metadataURL, v.dpop.algsAttr))
+}
+
+// oneChallenge renders the challenge of one scheme.
+func oneChallenge(scheme string, e *Error, realm, metadataURL, algs string) string {
 	var b strings.Builder
-	b.WriteString("Bearer")
+	b.WriteString(scheme)
 	sep := " "
 	attr := func(name, value string) {
 		b.WriteString(sep)
@@ -232,6 +279,9 @@ func challenge(e *Error, v *Verifier) string {
 		} else {
 			attr("error_description", e.Description())
 		}
+	}
+	if algs != "" {
+		attr("algs", algs)
 	}
 	if metadataURL != "" {
 		attr("resource_metadata", metadataURL)
@@ -258,10 +308,16 @@ func writeError(w http.ResponseWriter, err error, v *Verifier) {
 		e = newError(failMalformed, err.Error())
 	}
 	hdr := w.Header()
-	if ch := challenge(e, v); ch != "" {
-		hdr.Set("WWW-Authenticate", ch)
+	if chs := v.challenges(e); len(chs) > 0 {
+		hdr.Del("WWW-Authenticate")
+		for _, ch := range chs {
+			hdr.Add("WWW-Authenticate", ch)
+		}
 	} else {
 		hdr.Set("Retry-After", "5")
+	}
+	if e.nonce != "" {
+		hdr.Set("DPoP-Nonce", e.nonce)
 	}
 	code := e.Code()
 	if code == "" {

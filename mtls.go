@@ -198,7 +198,10 @@ func CertificateThumbprint(der []byte) string {
 // checkConfirmation checks the token's cnf claim against what the request proves. Every confirmation method
 // a token names must be checked: one that cannot be refuses the token, so a binding is never dropped.
 // r is nil for Verify, which has no connection to check a binding against.
-func (v *Verifier) checkConfirmation(t *trust, c *confirmation, present bool, r *http.Request) *Error {
+func (v *Verifier) checkConfirmation(t *trust, c *confirmation, present bool, r *http.Request, dp *dpopProof) *Error {
+	if e, done := checkDPoPConfirmation(t, c, present, dp); done {
+		return e
+	}
 	if !present {
 		if t.mtls == MTLSRequired {
 			return newError(failCertBoundRequired, fmt.Sprintf("issuer %q requires certificate-bound tokens (TrustedIssuer.MTLS is MTLSRequired) and the token has no cnf claim", t.issuer))

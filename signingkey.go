@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -238,26 +237,12 @@ func selfTest(key crypto.Signer, pub crypto.PublicKey, a *algInfo) (err error) {
 // thumbprint is the RFC 7638 JWK thumbprint of pub: SHA-256 of the required members in lexicographic order,
 // without whitespace, base64url-encoded.
 func thumbprint(pub crypto.PublicKey) (string, error) {
-	b64 := base64.RawURLEncoding.EncodeToString
-	var canon string
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		pt, err := k.Bytes() // 0x04 || X || Y, each coordinate at full size
-		if err != nil {
-			return "", fmt.Errorf("EC key is invalid: %v", err)
-		}
-		n := (len(pt) - 1) / 2
-		canon = `{"crv":"` + k.Curve.Params().Name + `","kty":"EC","x":"` + b64(pt[1:1+n]) + `","y":"` + b64(pt[1+n:]) + `"}`
-	case *rsa.PublicKey:
-		e := big.NewInt(int64(k.E)).Bytes()
-		canon = `{"e":"` + b64(e) + `","kty":"RSA","n":"` + b64(k.N.Bytes()) + `"}`
-	case ed25519.PublicKey:
-		canon = `{"crv":"Ed25519","kty":"OKP","x":"` + b64(k) + `"}`
-	default:
-		return "", fmt.Errorf("key type %T has no JWK thumbprint", pub)
+	canon, err := publicJWKJSON(pub) // the required members in lexicographic order, as RFC 7638 asks
+	if err != nil {
+		return "", err
 	}
 	sum := sha256.Sum256([]byte(canon))
-	return b64(sum[:]), nil
+	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
 }
 
 // ParseSigningKeys reads private signing keys from data: a private JWK, a private JWK Set, PEM (PKCS#8
