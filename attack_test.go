@@ -1755,7 +1755,7 @@ type atkDPoPFix struct {
 	staleNonce, forged     string
 }
 
-func atkDPoPNewFixture(t *testing.T) *atkDPoPFix {
+func atkDPoPNewFixture(t testing.TB) *atkDPoPFix {
 	ec := func() *ecdsa.PrivateKey {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		require.NoError(t, err)
@@ -1819,7 +1819,7 @@ func atkDPoPNewFixture(t *testing.T) *atkDPoPFix {
 }
 
 // atkDPoPNonceOf returns the DPoP-Nonce a verifier whose clock says now hands out with use_dpop_nonce.
-func atkDPoPNonceOf(t *testing.T, v *jwtauth.Verifier, tok string, f *atkDPoPFix, now time.Time) string {
+func atkDPoPNonceOf(t testing.TB, v *jwtauth.Verifier, tok string, f *atkDPoPFix, now time.Time) string {
 	r := httptest.NewRequest(http.MethodGet, atkDPoPURL, nil)
 	r.Header.Set("Authorization", "DPoP "+tok)
 	r.Header.Set("DPoP", f.proof(tok, nil, map[string]any{"iat": now.Unix()}))
@@ -1914,7 +1914,9 @@ func atkDPoPRows(f *atkDPoPFix) []atkDPoPRow {
 			req: with(map[string]any{"htu": "HTTPS://Api.ATK.test:443/api/x/../%70rivate"})},
 		{name: "htu with a query for this path (ignored per RFC 9449 §4.3)", verifier: "required", status: 200,
 			req: with(map[string]any{"htu": atkDPoPURL + "?x=1#f"})},
-		refuse("proof replayed (same jti)", func() *http.Request { return atkDPoPReq(atkDPoPURL, dp(b), f.proof(b, nil, map[string]any{"jti": "once"}))() }, "DPoP proof replayed"),
+		refuse("proof replayed (same jti)", func() *http.Request {
+			return atkDPoPReq(atkDPoPURL, dp(b), f.proof(b, nil, map[string]any{"jti": "once"}))()
+		}, "DPoP proof replayed"),
 		refuse("proof for another method", with(map[string]any{"htm": "POST"}), "DPoP proof htm mismatch"),
 		refuse("proof method in lower case", with(map[string]any{"htm": "get"}), "DPoP proof htm mismatch"),
 		refuse("proof for another path", with(map[string]any{"htu": "https://api.atk.test/api/public"}), "DPoP proof htu mismatch"),
@@ -1987,7 +1989,9 @@ func atkDPoPRows(f *atkDPoPFix) []atkDPoPRow {
 		{name: "DPoP scheme for an issuer with DPoPOff", verifier: "mixed", status: 401, code: "invalid_token", desc: "DPoP not accepted for this issuer",
 			req: func() *http.Request { return atkDPoPReq(atkDPoPURL, dp(b), good())() }},
 		{name: "DPoP scheme, other issuer DPoPOptional (mixed)", verifier: "mixed", status: 200,
-			req: func() *http.Request { return atkDPoPReq(atkDPoPURL, dp(f.otherIssBound), f.proof(f.otherIssBound, nil, nil))() }},
+			req: func() *http.Request {
+				return atkDPoPReq(atkDPoPURL, dp(f.otherIssBound), f.proof(f.otherIssBound, nil, nil))()
+			}},
 		{name: "DPoP scheme without a token", verifier: "required", status: 400, code: "invalid_request", desc: "malformed credentials",
 			req: func() *http.Request { return atkDPoPReq(atkDPoPURL, "DPoP ", good())() }},
 		{name: "no credentials (required)", verifier: "required", status: 401, req: atkDPoPReq(atkDPoPURL, "")},

@@ -514,3 +514,54 @@ func FuzzForwardedClientCert(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDPoPProof feeds arbitrary DPoP headers to RequireAuth of a verifier requiring DPoP, with a valid bound
+// token. The strict proof parser must never panic, a proof nobody signed must never pass, and the answer is
+// always the fixed invalid_dpop_proof refusal (or 503 for a full replay store), never echoing the input.
+func FuzzDPoPProof(f *testing.F) {
+	fix := atkDPoPNewFixture(f)
+	tok := fix.bound
+	valid := fix.proof(tok, nil, nil)
+	seeds := map[string]bool{}
+	for _, s := range []string{
+		valid,
+		fix.proof(tok, map[string]any{"jwk": atkMerge(atkDPoPJWK(fix.client), map[string]any{"d": "AAAA"})}, nil),
+		fix.proof(tok, map[string]any{"typ": "JWT"}, nil),
+		fix.proof(tok, nil, map[string]any{"htu": "https://api.atk.test/x?/api/private"}),
+		fix.proof(tok, map[string]any{"jwk": map[string]any{"kty": "RSA", "n": "AQAB", "e": "AQAB"}}, nil),
+		fix.proof(tok, map[string]any{"jwk": map[string]any{"kty": "OKP", "crv": "Ed25519", "x": atkB64(make([]byte, 32))}, "alg": "EdDSA"}, nil),
+		"e30.e30.AA", "..", "", strings.Repeat("A", 9000),
+	} {
+		seeds[s] = true
+		f.Add(s)
+	}
+	rec := &atkRecorder{}
+	h := fix.v["required"].RequireAuth(rec)
+	f.Fuzz(func(t *testing.T, proof string) {
+		r := httptest.NewRequest(http.MethodGet, atkDPoPURL, nil)
+		r.Header.Set("Authorization", "DPoP "+tok)
+		r.Header.Set("DPoP", proof)
+		w := httptest.NewRecorder()
+		before := rec.reached.Load()
+		h.ServeHTTP(w, r)
+		if w.Code == http.StatusOK {
+			if !seeds[proof] {
+				t.Fatalf("a proof nobody signed was accepted: %q", proof)
+			}
+			return
+		}
+		if rec.reached.Load() != before {
+			t.Fatal("refused, yet the handler was reached")
+		}
+		switch w.Code {
+		case http.StatusUnauthorized, http.StatusServiceUnavailable:
+		default:
+			t.Fatalf("status %d", w.Code)
+		}
+		for _, ch := range w.Header().Values("WWW-Authenticate") {
+			if len(proof) > 8 && strings.Contains(ch, proof) {
+				t.Fatal("the challenge echoes the proof")
+			}
+		}
+	})
+}
