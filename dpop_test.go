@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -143,13 +144,16 @@ func TestDPoP_NonceRoundTripAndRotation(t *testing.T) {
 // with the DPoP-Nonce it got, and replays a body only through GetBody.
 func TestDPoPTransport_RetriesOnceOnUseDPoPNonce(t *testing.T) {
 	var hits atomic.Int64
+	var mu sync.Mutex
 	var bodies []string
 	var f *dpopFixture
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		f.v.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
 			bodies = append(bodies, string(b))
+			mu.Unlock()
 			_, _ = io.WriteString(w, "hello")
 		})).ServeHTTP(w, r)
 	}))
@@ -163,7 +167,9 @@ func TestDPoPTransport_RetriesOnceOnUseDPoPNonce(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode, string(b))
 	assert.Equal(t, int64(2), hits.Load(), "one refusal with use_dpop_nonce, one retry")
+	mu.Lock()
 	assert.Equal(t, []string{"payload"}, bodies)
+	mu.Unlock()
 
 	resp, err = client.Get(srv.URL + "/things")
 	require.NoError(t, err)

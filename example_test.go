@@ -480,3 +480,48 @@ func ExampleNewRevocationList() {
 	// Output:
 	// true
 }
+
+// DPoP (RFC 9449): the Issuer binds a token to the client's key, the client sends it with a proof through
+// DPoPTransport, and RequireAuth checks proof and binding; the same token as a Bearer token is refused.
+func ExampleDPoPTransport() {
+	asKey, _ := jwtauth.GenerateSigningKey("ES256")
+	issuer, _ := jwtauth.NewIssuer(jwtauth.IssuerConfig{Issuer: "https://login.example.com", Audience: []string{"https://api.example.com"},
+		Keys: []*jwtauth.SigningKey{asKey}})
+	api := httptest.NewServer(nil)
+	defer api.Close()
+	ti := issuer.TrustedIssuer()
+	ti.DPoP = jwtauth.DPoPRequired
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{ti},
+		DPoP: jwtauth.DPoPOptions{ExternalURL: api.URL}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	api.Config.Handler = v.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := jwtauth.ClaimsFromContext(r.Context())
+		fmt.Println("bound to the client key:", c.DPoPThumbprint != "")
+	}))
+
+	clientKey, _ := jwtauth.GenerateSigningKey("ES256") // the client keeps it for the token's lifetime
+	prover, _ := jwtauth.NewDPoPProver(clientKey, nil)
+	token, _ := issuer.IssueDPoP("alice", prover.Thumbprint(), nil)
+
+	client := &http.Client{Transport: &jwtauth.DPoPTransport{Prover: prover, Token: token}}
+	resp, err := client.Get(api.URL + "/orders")
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+
+	req, _ := http.NewRequest(http.MethodGet, api.URL+"/orders", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println("as Bearer:", resp.StatusCode)
+	// Output:
+	// bound to the client key: true
+	// as Bearer: 401
+}
