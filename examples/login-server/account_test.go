@@ -194,6 +194,9 @@ func TestResetPassword_RefusesBadTokens(t *testing.T) {
 	clock.Advance(defaultResetTTL + time.Second)
 	verify := verifyToken(t, ts, m, "alice@example.com")
 	changed := resetToken(t, ts, m, "alice@example.com")
+	require.Equal(t, 201, ts.register(t, "bob@example.com", classicPassword).status)
+	deactivated := resetToken(t, ts, m, "bob@example.com")
+	ts.setActive(t, "bob@example.com", false)
 
 	// A password change voids changed; then an email change voids emailMoved, which went to the old address.
 	login := ts.tokenOf(t, "alice@example.com", classicPassword)
@@ -209,6 +212,7 @@ func TestResetPassword_RefusesBadTokens(t *testing.T) {
 		"after a password change": changed,
 		"after an email change":   emailMoved,
 		"unknown":                 newAccountToken(),
+		"user deactivated since":  deactivated,
 	} {
 		t.Run(name, func(t *testing.T) {
 			assertError(t, ts.reset(t, tok, "Another_pass9!"), http.StatusBadRequest, "invalid_token")
