@@ -65,6 +65,9 @@ type app struct {
 
 	// acct serves password change and reset and email verification (account.go).
 	acct *accounts
+
+	// docs are the files of the interactive API docs (docs.go).
+	docs map[string]docsAsset
 }
 
 // newApp opens the database and builds everything the handlers need. With no keys in cfg it signs with a
@@ -140,6 +143,10 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		_ = a.Close()
 		return nil, err
 	}
+	if a.docs, err = docsAssets(); err != nil {
+		_ = a.Close()
+		return nil, err
+	}
 	a.handler = a.accessLog(limitBody(a.routes()))
 	log.Info("signing tokens", "issuer", cfg.Issuer, "audience", cfg.Audience, "ttl", issuer.TTL().String(),
 		"kid", issuer.ActiveKey().KeyID(), "password_policy", cfg.Policy.Name)
@@ -188,6 +195,8 @@ func (a *app) routeTable() []route {
 			a.issuer.DiscoveryHandler(strings.TrimSuffix(a.cfg.Issuer, "/") + "/.well-known/jwks.json")},
 		{"GET", "/healthz", http.HandlerFunc(a.healthz)},
 		{"GET", "/openapi.json", openAPIHandler()},
+		{"GET", "/docs", docsHandler()},
+		{"GET", "/docs/{asset}", docsAssetHandler(a.docs)},
 	}
 }
 
