@@ -268,8 +268,10 @@ func (v *Verifier) verifyDPoP(w http.ResponseWriter, r *http.Request, token stri
 	v.revoked(ctx, &c, &o)
 	if o.Err != nil {
 		var e *Error
-		if errors.As(o.Err, &e) {
-			e.dpop = true
+		if errors.As(o.Err, &e) { // a copy: a user's check may return one *Error for every request
+			cp := *e
+			cp.dpop = true
+			o.Err = &cp
 		}
 		return v.finish(ctx, nil, o)
 	}

@@ -344,3 +344,28 @@ func BenchmarkDPoPReplayFlood(b *testing.B) {
 		runtime.KeepAlive(h)
 	}
 }
+
+// A Validate hook may return one *Error for every request; marking a DPoP refusal must not change it, or a
+// later Bearer refusal would carry its error on the DPoP challenge.
+func TestDPoP_SharedValidateErrorNotModified(t *testing.T) {
+	shared := jwtauth.Reject(errors.New("tenant suspended"))
+	base := newDPoPFixture(t, jwtauth.DPoPOptional, jwtauth.DPoPOptions{})
+	ti := base.issuer.TrustedIssuer()
+	ti.DPoP = jwtauth.DPoPOptional
+	ti.Validate = func(*jwtauth.Claims) error { return shared }
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{ti},
+		DPoP: jwtauth.DPoPOptions{ExternalURL: "https://api.example"}, Clock: base.clock.Now, Logger: quietLogger(t)})
+	require.NoError(t, err)
+	defer v.Close()
+	h := v.RequireAuth(&okHandler{})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, base.request(t, "https://api.example/", base.boundToken(t), ""))
+	require.Equal(t, http.StatusUnauthorized, w.Code)
+	assert.Equal(t, []string{"Bearer", `DPoP error="invalid_token", error_description="token not accepted", algs="ES256 ES384 ES512 EdDSA PS256 PS384 PS512 RS256 RS384 RS512"`},
+		w.Header().Values("WWW-Authenticate"))
+	bearer, err := base.issuer.Issue("bob", nil)
+	require.NoError(t, err)
+	w = serve(h, "Bearer "+bearer)
+	assert.Equal(t, []string{`Bearer error="invalid_token", error_description="token not accepted"`, `DPoP algs="ES256 ES384 ES512 EdDSA PS256 PS384 PS512 RS256 RS384 RS512"`},
+		w.Header().Values("WWW-Authenticate"))
+}
