@@ -130,11 +130,12 @@ func TestMetrics_CountVerificationsFetchesAndKeySetState(t *testing.T) {
 	assert.Equal(t, 1.0, value(m, "jwtauth_jwks_keys", byIssuer), "the last good key is kept")
 	assert.Equal(t, 2.0, value(m, "jwtauth_verifications_total", verifications(iss, "invalid_token", "unknown signing key")))
 
-	// Once the IdP is back, a retry loads the rotated set.
+	// Once the IdP is back, a retry loads the rotated set. The keys gauge is read from the new snapshot at
+	// scrape time, while OnFetch runs just after the swap: wait for both.
 	idp.SetFault(jwtauthtest.FaultNone)
 	require.Eventually(t, func() bool {
 		m = scrape(t, srv)
-		return value(m, "jwtauth_jwks_keys", byIssuer) == 2
+		return value(m, "jwtauth_jwks_keys", byIssuer) == 2 && value(m, "jwtauth_jwks_fetches_total", fetches("ok")) >= 2
 	}, 5*time.Second, 20*time.Millisecond)
 	assert.Equal(t, 2.0, value(m, "jwtauth_jwks_fetches_total", fetches("ok")))
 }
