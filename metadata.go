@@ -20,6 +20,8 @@ type resourceMetadata struct {
 	ScopesSupported      []string `json:"scopes_supported,omitempty"`
 	BearerMethods        []string `json:"bearer_methods_supported"`
 	CertificateBound     bool     `json:"tls_client_certificate_bound_access_tokens,omitempty"`
+	DPoPAlgorithms       []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	DPoPRequired         bool     `json:"dpop_bound_access_tokens_required,omitempty"`
 }
 
 // metadata is what the Verifier serves and challenges with when Config.Resource is set.
@@ -88,6 +90,10 @@ func (v *Verifier) buildMetadata(m *metadata, scopes []string, bad func(string, 
 	if v.tokenQuery != "" {
 		doc.BearerMethods = append(doc.BearerMethods, "query") // RFC 9728 has no value for cookies
 	}
+	if v.dpop != nil { // built before the metadata, from DPoPOptions
+		doc.DPoPAlgorithms = strings.Fields(v.dpop.algsAttr)
+		doc.DPoPRequired = !v.dpop.bearer // every issuer is DPoPRequired
+	}
 	for _, t := range v.trusts {
 		if t.mtls != MTLSOff {
 			doc.CertificateBound = true
@@ -136,7 +142,9 @@ func (v *Verifier) ResourceMetadataURL() string {
 // from the configuration: resource (Config.Resource), authorization_servers (the trusted issuers; a
 // template issuer once per tenant of Tenants), scopes_supported (Config.ScopesSupported),
 // bearer_methods_supported ("header", and "query" with Config.TokenQuery; cookies have no registered value),
-// and tls_client_certificate_bound_access_tokens (true when an issuer's MTLS is on). Register it on the root
+// tls_client_certificate_bound_access_tokens (true when an issuer's MTLS is on),
+// dpop_signing_alg_values_supported (the proof algorithms of Config.DPoP, when an issuer accepts DPoP) and
+// dpop_bound_access_tokens_required (true when every issuer is DPoPRequired). Register it on the root
 // mux for both the path-suffixed URL of §3.1 and the bare well-known path, which clients fall back to:
 //
 //	mux.Handle(jwtauth.ResourceMetadataPath, v.ResourceMetadata())

@@ -185,3 +185,32 @@ func TestResourceMetadata_PanicsWithoutResource(t *testing.T) {
 	assert.PanicsWithValue(t, "jwtauth: ResourceMetadata needs Config.Resource: set it to this API's URL, the audience of its tokens",
 		func() { f.v.ResourceMetadata() })
 }
+
+func TestResourceMetadata_PublishesTheDPoPPolicy(t *testing.T) {
+	doc := func(policies ...jwtauth.DPoPPolicy) map[string]any {
+		f := newLocal(t, "ES256", withResource, func(c *jwtauth.Config) {
+			c.DPoP = jwtauth.DPoPOptions{ExternalURL: "https://api.example.test", Algorithms: []string{"ES256", "EdDSA"}}
+			c.Issuers[0].DPoP = policies[0]
+			for i, p := range policies[1:] {
+				c.Issuers = append(c.Issuers, jwtauth.TrustedIssuer{Issuer: "https://other" + string(rune('a'+i)) + ".example.test/",
+					Algorithms: []string{"ES256"}, Keys: localES256Keys(), DPoP: p})
+			}
+		})
+		w := httptest.NewRecorder()
+		f.v.ResourceMetadata().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/.well-known/oauth-protected-resource/mcp", nil))
+		require.Equal(t, http.StatusOK, w.Code)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &m))
+		return m
+	}
+	m := doc(jwtauth.DPoPOptional)
+	assert.Equal(t, []any{"ES256", "EdDSA"}, m["dpop_signing_alg_values_supported"])
+	assert.NotContains(t, m, "dpop_bound_access_tokens_required", "bearer tokens are still accepted")
+
+	m = doc(jwtauth.DPoPRequired, jwtauth.DPoPOff)
+	assert.NotContains(t, m, "dpop_bound_access_tokens_required", "one issuer still takes bearer tokens")
+
+	m = doc(jwtauth.DPoPRequired, jwtauth.DPoPRequired)
+	assert.Equal(t, true, m["dpop_bound_access_tokens_required"])
+	assert.Equal(t, []any{"ES256", "EdDSA"}, m["dpop_signing_alg_values_supported"])
+}
