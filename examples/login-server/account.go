@@ -506,9 +506,9 @@ func (a *app) checkCurrentPassword(w http.ResponseWriter, r *http.Request, u use
 	return true
 }
 
-// revokeSessions ends the user's other sessions after a password change or reset.
-// TODO(#13, lifea): call the revocation of refresh-token families and access tokens (app.revokeUser) here once
-// it lands; until then outstanding access tokens stay valid until they expire.
+// revokeSessions ends the user's other sessions after a password change or reset: all but the caller's own
+// (PATCH /users/me), or all of them (reset, which has no session). A failure is logged by revokeUser; the
+// password change itself is committed and stands.
 func (a *app) revokeSessions(ctx context.Context, userID string) {
-	a.log.InfoContext(ctx, "password changed: other sessions are not revoked yet (no revocation hook)", "user_id", userID)
+	_ = a.revokeUser(ctx, userID, revokePassword, sessionOf(ctx))
 }

@@ -183,7 +183,7 @@ func TestResetPassword_TokenWorksOnce(t *testing.T) {
 	assertError(t, ts.reset(t, tok, "Another_pass9!"), http.StatusBadRequest, "invalid_token")
 	assertError(t, ts.reset(t, other, "Another_pass9!"), http.StatusBadRequest, "invalid_token")
 	ts.tokenOf(t, "alice@example.com", newPassword)
-	_ = old // TODO(#13, lifea): assert old's /users/me is 401 once revokeSessions revokes access tokens
+	assertError(t, ts.get(t, "/users/me", old), http.StatusUnauthorized, "invalid_token") // the reset ended every session
 }
 
 func TestResetPassword_RefusesBadTokens(t *testing.T) {

@@ -217,10 +217,9 @@ func (a *app) adminChange(w http.ResponseWriter, r *http.Request, change adminCh
 }
 
 // revokeUserAfterAdminChange is the one call site where user administration revokes a user's tokens.
-// REVOCATION-HOOK(#13): call the login server's revocation of a user's tokens here once it lands.
+// Every session ends: refresh tokens stop working, and access tokens at the next request (refresh.go).
 func (a *app) revokeUserAfterAdminChange(ctx context.Context, userID string) {
-	_ = ctx
-	_ = userID
+	_ = a.revokeUser(ctx, userID, revokeAdmin, "")
 }
 
 // describeChange names what an admin request changed, for the audit log: "deleted" or "is_active=false ...".

@@ -43,6 +43,7 @@ type config struct {
 	Policy         jwtauth.PasswordPolicy
 	TrustedProxies []netip.Prefix
 	Account        accountConfig // PUBLIC_BASE_URL, RESET_TOKEN_TTL, VERIFY_TOKEN_TTL, SMTP_* (account.go)
+	Refresh        refreshConfig // REFRESH_TTL, REFRESH_IDLE_TTL (refresh.go)
 
 	// Not read from the environment.
 	Limits          limits           // zero fields: CONTRACTS.md's login limits and the registration limits of README.md
@@ -120,6 +121,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
 	}
+
+	var refreshErrs []error
+	cfg.Refresh, refreshErrs = loadRefreshConfig(getenv)
+	errs = append(errs, refreshErrs...)
 
 	var accErrs []error
 	cfg.Account, accErrs = loadAccountConfig(getenv, cfg.Issuer)

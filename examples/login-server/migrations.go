@@ -31,6 +31,8 @@ var migrations = [...][]string{
 	expires_at  INTEGER NOT NULL,
 	used_at     INTEGER
 )`, `CREATE INDEX IF NOT EXISTS account_tokens_user ON account_tokens (user_id)`},
+	// 3: sessions: refresh-token families and their tokens (refresh.go).
+	sessionsSchema,
 }
 
 // migrate brings the database to the latest schema version. It runs in one write transaction (BEGIN IMMEDIATE),

@@ -30,6 +30,10 @@ type limits struct {
 	RegisterIPBurst   int // bucket size
 	RegisterPerMinute int // registrations that reach password hashing, all clients together, per minute
 	RegisterBurst     int // bucket size
+
+	// POST /token/refresh per client IP per minute (token bucket refill), and its bucket size.
+	RefreshIPPerMinute int
+	RefreshIPBurst     int
 }
 
 func (l limits) withDefaults() limits {
@@ -47,6 +51,12 @@ func (l limits) withDefaults() limits {
 	}
 	if l.MaxKeys == 0 {
 		l.MaxKeys = 100_000
+	}
+	if l.RefreshIPPerMinute == 0 {
+		l.RefreshIPPerMinute = 60
+	}
+	if l.RefreshIPBurst == 0 {
+		l.RefreshIPBurst = 60
 	}
 	if l.RegisterIPPerHour == 0 {
 		l.RegisterIPPerHour = 30

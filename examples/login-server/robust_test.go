@@ -83,6 +83,15 @@ func robLogin(client *http.Client, base, email, password string) robResult {
 	return robDo(client, http.MethodPost, base+"/login", "application/json", robCredentials(email, password), nil)
 }
 
+func robRefresh(client *http.Client, base, refreshToken string) robResult {
+	b, _ := json.Marshal(map[string]string{"refresh_token": refreshToken})
+	return robDo(client, http.MethodPost, base+"/token/refresh", "application/json", b, nil)
+}
+
+func robLogout(client *http.Client, base, token string) robResult {
+	return robDo(client, http.MethodPost, base+"/logout", "", nil, http.Header{"Authorization": {"Bearer " + token}})
+}
+
 func robMe(client *http.Client, base, token string) robResult {
 	return robDo(client, http.MethodGet, base+"/users/me", "", nil, http.Header{"Authorization": {"Bearer " + token}})
 }
@@ -185,6 +194,43 @@ func TestRobust_ConcurrentRegisterLoginAndMe(t *testing.T) {
 			return robLogin(client, ts.URL, fmt.Sprintf("nobody%d@example.com", i), classicPassword), nil
 		}})
 	}
+	// Sessions (refresh.go): rotation chains, a replay that revokes its family, logouts.
+	for i := range 3 {
+		p := ts.loginPair(t, seedEmail(i))
+		ops = append(ops, op{"refresh chain " + seedEmail(i), []int{http.StatusOK}, func() (robResult, error) {
+			rt := p.refresh
+			var r robResult
+			for range 3 {
+				if r = robRefresh(client, ts.URL, rt); r.status != http.StatusOK {
+					return r, nil
+				}
+				rt = robField(r, "refresh_token")
+				if me, err := meOf(robField(r, "access_token"), seedEmail(i))(); err != nil || me.status != http.StatusOK {
+					return me, fmt.Errorf("the refreshed token does not work: %v", err)
+				}
+			}
+			return r, nil
+		}})
+	}
+	replayed := ts.loginPair(t, seedEmail(3))
+	rotated := ts.refreshPair(t, replayed.refresh)
+	ops = append(ops, op{"replay a rotated refresh token", []int{http.StatusBadRequest}, func() (robResult, error) {
+		r := robRefresh(client, ts.URL, replayed.refresh)
+		if r.status == http.StatusBadRequest && robField(r, "error") != "invalid_grant" {
+			return r, errors.New("not invalid_grant")
+		}
+		return r, nil
+	}})
+	loggedOut := make([]pair, 2)
+	for i := range loggedOut {
+		loggedOut[i] = ts.loginPair(t, seedEmail(i))
+		ops = append(ops, op{"logout " + seedEmail(i), []int{http.StatusUnauthorized}, func() (robResult, error) {
+			if r := robLogout(client, ts.URL, loggedOut[i].access); r.status != http.StatusNoContent {
+				return r, fmt.Errorf("logout answered %d", r.status)
+			}
+			return robMe(client, ts.URL, loggedOut[i].access), nil // refused at once
+		}})
+	}
 	for len(ops) < 40 {
 		i := len(ops) % seeds
 		ops = append(ops, op{"me " + seedEmail(i), []int{http.StatusOK}, func() (robResult, error) {
@@ -234,6 +280,13 @@ func TestRobust_ConcurrentRegisterLoginAndMe(t *testing.T) {
 	r := robLogin(client, ts.URL, "RACE@example.com", classicPassword)
 	assert.Equal(t, http.StatusOK, r.status, "the winner of the race logs in: %s", r)
 	assert.Equal(t, seeds+fresh+1, ts.countUsers(t))
+	// The replay revoked its whole family; logged-out sessions refresh no more; the seed tokens still work.
+	assert.Equal(t, http.StatusBadRequest, robRefresh(client, ts.URL, rotated.refresh).status)
+	assert.Equal(t, http.StatusUnauthorized, robMe(client, ts.URL, rotated.access).status)
+	for _, p := range loggedOut {
+		assert.Equal(t, http.StatusBadRequest, robRefresh(client, ts.URL, p.refresh).status)
+	}
+	assert.Equal(t, http.StatusOK, robMe(client, ts.URL, seedTokens[0]).status)
 	assert.NotContains(t, ts.logs.String(), `"level":"ERROR"`)
 }
 
@@ -476,6 +529,22 @@ func robIntegrity(t *testing.T, path string) {
 	assert.Equal(t, []string{"ok"}, result, "integrity_check of %s", path)
 }
 
+// robSessionIntegrity checks the session tables: every refresh token belongs to a session, and no session
+// has more than one unspent refresh token (a rotation spends one and adds one in the same transaction).
+func robSessionIntegrity(t *testing.T, path string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
+	require.NoError(t, err)
+	defer db.Close()
+	var orphans, forked int
+	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM refresh_tokens t LEFT JOIN refresh_families f ON f.id = t.family_id
+		WHERE f.id IS NULL`).Scan(&orphans))
+	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM (SELECT family_id FROM refresh_tokens WHERE used_at IS NULL
+		GROUP BY family_id HAVING COUNT(*) > 1)`).Scan(&forked))
+	assert.Zero(t, orphans, "refresh tokens without a session")
+	assert.Zero(t, forked, "sessions with two live refresh tokens")
+}
+
 // robRows reads every user row straight from the file.
 func robRows(t *testing.T, path string) map[string]user {
 	t.Helper()
@@ -534,6 +603,20 @@ func TestRobust_Binary(t *testing.T) {
 			require.Equal(t, http.StatusCreated, r.status, "%s", r)
 			acked = append(acked, email)
 		}
+		// A session per early user, refreshed over and over during each round: the kill also lands in rotations.
+		type robSession struct {
+			refresh string // the last refresh token the server handed out and we received
+			lost    bool   // a later refresh went unanswered: it may have committed, spending refresh
+			ip      http.Header
+		}
+		sessions := make([]*robSession, len(acked))
+		for i, email := range acked {
+			ip := http.Header{"X-Forwarded-For": {fmt.Sprintf("198.51.100.%d", i+1)}}
+			r := robDo(client, http.MethodPost, srv.url+"/login", "application/json", robCredentials(email, classicPassword), ip)
+			require.Equal(t, http.StatusOK, r.status, "%s", r)
+			sessions[i] = &robSession{refresh: robField(r, "refresh_token"), ip: ip}
+		}
+		refreshBody := func(rt string) []byte { return []byte(`{"refresh_token":"` + rt + `"}`) }
 
 		// Rounds of many registrations at once, killed once a few of them have answered 201: the others are then
 		// queued for the hasher, hashing, or writing.
@@ -553,6 +636,26 @@ func TestRobust_Binary(t *testing.T) {
 					results[i] = robRegister(client, srv.url, fmt.Sprintf("r%d-%02d@example.com", round, i), classicPassword)
 					if results[i].status == http.StatusCreated && created.Add(1) == killAfter {
 						close(enough)
+					}
+				})
+			}
+			for _, sess := range sessions {
+				if sess.lost { // its token may be spent: refreshing it would be a replay
+					continue
+				}
+				wg.Go(func() {
+					<-start
+					for range 20 {
+						r := robDo(client, http.MethodPost, srv.url+"/token/refresh", "application/json", refreshBody(sess.refresh), sess.ip)
+						if r.err != nil {
+							sess.lost = true
+							return
+						}
+						if r.status != http.StatusOK {
+							t.Errorf("refresh before the kill: %s", r)
+							return
+						}
+						sess.refresh = robField(r, "refresh_token")
 					}
 				})
 			}
@@ -597,8 +700,19 @@ func TestRobust_Binary(t *testing.T) {
 				assert.Equal(t, email, robField(me, "email"), "%s", me)
 			}
 		}
+		// Every session refreshes with the last token it received, unless a refresh after it went unanswered
+		// and may have committed: then that token is spent, and presenting it is a replay (400) by design.
+		for i, sess := range sessions {
+			r := robDo(client, http.MethodPost, srv.url+"/token/refresh", "application/json", refreshBody(sess.refresh), sess.ip)
+			if sess.lost {
+				assert.Contains(t, []int{http.StatusOK, http.StatusBadRequest}, r.status, "session %d: %s", i, r)
+			} else {
+				assert.Equal(t, http.StatusOK, r.status, "session %d after the crashes: %s", i, r)
+			}
+		}
 		require.NoError(t, srv.stop(t, syscall.SIGTERM), "a clean shutdown; logs: %s", srv.logs)
 		assert.NotContains(t, srv.logs.String(), `"level":"ERROR"`)
+		robSessionIntegrity(t, db)
 
 		// No row is half-written: each is a user we asked for, with a complete hash of the password we sent.
 		robIntegrity(t, db)

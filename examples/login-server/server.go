@@ -47,7 +47,9 @@ type app struct {
 	hasher     *jwtauth.PasswordHasher
 	limiter    *loginLimiter
 	regLimiter *registerLimiter
-	handler    http.Handler
+	// refreshLimiter limits POST /token/refresh per client IP (only its IP table is used).
+	refreshLimiter *loginLimiter
+	handler        http.Handler
 
 	// hashCap bounds the stored hashes verified at login; failFloor is the least time a failed login takes:
 	// what verifying the costliest hash hashCap admits takes, so that no failure is told apart by its time.
@@ -73,6 +75,7 @@ type app struct {
 // newApp opens the database and builds everything the handlers need. With no keys in cfg it signs with a
 // fresh key, and says loudly that tokens will not survive a restart. Close releases what it holds.
 func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
+	cfg.Refresh = cfg.Refresh.withDefaults()
 	keys := cfg.Keys
 	if len(keys) == 0 {
 		k, err := jwtauth.GenerateSigningKey("ES256")
@@ -94,18 +97,20 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	st, err := openStore(ctx, cfg.DatabasePath, cfg.Clock)
+	if err != nil {
+		return nil, err
+	}
 	verifier, err := jwtauth.New(ctx, jwtauth.Config{
 		Issuers: []jwtauth.TrustedIssuer{issuer.TrustedIssuer()},
 		Realm:   realm,
 		Clock:   cfg.Clock,
 		Logger:  log,
+		// Logged-out, deactivated, deleted and password-changed users' tokens stop here (refresh.go).
+		Revocations: sessionRevocations{st},
 	})
 	if err != nil {
-		return nil, err
-	}
-	st, err := openStore(ctx, cfg.DatabasePath, cfg.Clock)
-	if err != nil {
-		_ = verifier.Close()
+		_ = st.Close()
 		return nil, err
 	}
 	acct, err := newAccounts(cfg.Account, cfg.Issuer, cfg.Clock, log)
@@ -127,11 +132,13 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		hasher:     &jwtauth.PasswordHasher{MaxConcurrent: slots},
 		limiter:    newLoginLimiter(cfg.Limits, cfg.Clock),
 		regLimiter: newRegisterLimiter(cfg.Limits, cfg.Clock),
-		hashCap:    cfg.HashCap.withDefaults(),
-		failFloor:  cfg.FailedLoginFloor,
-		regSlots:   make(chan struct{}, max(1, slots/2)),
-		hashWait:   cmp.Or(cfg.HashWait, defaultHashWait),
-		acct:       acct,
+		refreshLimiter: newLoginLimiter(limits{IPPerMinute: cfg.Limits.withDefaults().RefreshIPPerMinute,
+			IPBurst: cfg.Limits.withDefaults().RefreshIPBurst, MaxKeys: cfg.Limits.MaxKeys}, cfg.Clock),
+		hashCap:   cfg.HashCap.withDefaults(),
+		failFloor: cfg.FailedLoginFloor,
+		regSlots:  make(chan struct{}, max(1, slots/2)),
+		hashWait:  cmp.Or(cfg.HashWait, defaultHashWait),
+		acct:      acct,
 	}
 	if a.failFloor <= 0 {
 		if a.failFloor, err = a.hashCap.measureFloor(ctx, a.hasher); err != nil {
@@ -179,6 +186,8 @@ func (a *app) routeTable() []route {
 	return []route{
 		{"POST", "/register", http.HandlerFunc(a.register)},
 		{"POST", "/login", http.HandlerFunc(a.login)},
+		{"POST", "/token/refresh", http.HandlerFunc(a.refresh)},
+		{"POST", "/logout", auth(http.HandlerFunc(a.logout))},
 		{"GET", "/secret", auth(http.HandlerFunc(a.secret))},
 		{"GET", "/users/me", auth(http.HandlerFunc(a.me))},
 		{"GET", "/admin/users", admin(a.adminUsers)},
@@ -418,33 +427,22 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	if needsRehash {
 		a.rehash(ctx, u, password)
 	}
-	token, err := a.issueToken(u)
+	sess, err := a.store.createSession(ctx, u.ID, a.cfg.Refresh)
 	if err != nil {
-		a.serverError(w, r, "issuing token", err)
+		a.serverError(w, r, "starting session", err)
 		return
 	}
-	a.log.InfoContext(ctx, "login succeeded", "user_id", u.ID)
-	w.Header().Set("Pragma", "no-cache") // RFC 6749 §5.1
-	writeJSON(w, http.StatusOK, tokenResponse{
-		AccessToken: token,
-		TokenType:   "bearer",
-		ExpiresIn:   int64(a.issuer.TTL() / time.Second),
-	})
+	a.log.InfoContext(ctx, "login succeeded", "user_id", u.ID, "session", sess.familyID)
+	a.writeSession(w, r, u, sess)
 }
 
-// tokenResponse is the RFC 6749 §5.1 answer of /login.
-type tokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
-}
-
-func (a *app) issueToken(u user) (string, error) {
+// issueToken issues an access token for u in session sid (its sid claim, which revocation checks).
+func (a *app) issueToken(u user, sid string) (string, error) {
 	scope := userScope
 	if u.IsSuperuser {
 		scope += " " + adminScope
 	}
-	return a.issuer.Issue(u.ID, map[string]any{"email": u.Email, "email_verified": u.IsVerified, "scope": scope})
+	return a.issuer.Issue(u.ID, map[string]any{"email": u.Email, "email_verified": u.IsVerified, "scope": scope, "sid": sid})
 }
 
 // rehash replaces a hash made with outdated parameters, now that the password is known. Failing is not fatal:
