@@ -344,6 +344,10 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 			bad("%s: MTLS %d is unknown: use MTLSOff, MTLSAllowed or MTLSRequired", where, ti.MTLS)
 		}
 		anyMTLS = anyMTLS || ti.MTLS != MTLSOff
+		// A token carries one binding (the DPoP check refuses cnf with both), so requiring one kind refuses the other.
+		if (ti.MTLS == MTLSRequired && ti.DPoP != DPoPOff) || (ti.DPoP == DPoPRequired && ti.MTLS != MTLSOff) {
+			bad("%s: MTLS and DPoP contradict: MTLSRequired refuses DPoP-bound tokens and DPoPRequired refuses certificate-bound ones; to accept both kinds use MTLSAllowed with DPoPOptional", where)
+		}
 		t.dpop = ti.DPoP
 		if ti.DPoP > DPoPRequired {
 			bad("%s: DPoP %d is unknown: use DPoPOff, DPoPOptional or DPoPRequired", where, ti.DPoP)

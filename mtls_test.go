@@ -243,6 +243,14 @@ func TestNew_ValidatesCertificateBinding(t *testing.T) {
 			c.ForwardedClientCert = jwtauth.ForwardedClientCert{Header: "Client-Cert", TrustedProxies: []string{"10.0.0.1"}}
 		}, "no issuer accepts certificate-bound tokens"},
 		{"unknown policy", func(c *jwtauth.Config) { c.Issuers[0].MTLS = 7 }, "MTLS 7 is unknown"},
+		{"MTLSRequired with DPoP", func(c *jwtauth.Config) {
+			c.Issuers[0].MTLS, c.Issuers[0].DPoP = jwtauth.MTLSRequired, jwtauth.DPoPOptional
+			c.DPoP.ExternalURL = "https://api.example.test"
+		}, "MTLS and DPoP contradict"},
+		{"DPoPRequired with MTLS", func(c *jwtauth.Config) {
+			c.Issuers[0].MTLS, c.Issuers[0].DPoP = jwtauth.MTLSAllowed, jwtauth.DPoPRequired
+			c.DPoP.ExternalURL = "https://api.example.test"
+		}, "MTLS and DPoP contradict"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -254,4 +262,15 @@ func TestNew_ValidatesCertificateBinding(t *testing.T) {
 			assert.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+func TestNew_AcceptsBothBindingsWhenNeitherIsRequired(t *testing.T) {
+	f := newLocal(t, "ES256", withMTLS(jwtauth.MTLSAllowed), func(c *jwtauth.Config) {
+		c.Issuers[0].DPoP = jwtauth.DPoPOptional
+		c.DPoP.ExternalURL = "https://api.example.test"
+	})
+	certA, derA := clientCert(t, "client-a")
+	srv := tlsServer(t, f.v.RequireAuth(&okHandler{}), tls.RequestClientCert)
+	assert.Equal(t, http.StatusOK, get(t, srv, "Bearer "+f.token(nil, map[string]any{"cnf": map[string]any{"x5t#S256": jwtauth.CertificateThumbprint(derA)}}), certA).StatusCode)
+	assert.Equal(t, http.StatusOK, get(t, srv, "Bearer "+f.token(nil, nil), certA).StatusCode)
 }
