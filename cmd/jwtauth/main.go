@@ -92,7 +92,7 @@ type command struct {
 
 // commands returns the subcommands in the order of the help text.
 func commands() []*command {
-	return []*command{cmdKeygen(), cmdPub(), cmdSign(), cmdVerify(), cmdDecode(), cmdVersion()}
+	return []*command{cmdKeygen(), cmdPub(), cmdSign(), cmdVerify(), cmdDecode(), cmdDPoP(), cmdVersion()}
 }
 
 func findCommand(name string) *command {

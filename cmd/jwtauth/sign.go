@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,7 +22,7 @@ const (
 func cmdSign() *command {
 	return &command{
 		name:     "sign",
-		synopsis: `-key FILE [-kid KID] -iss ISSUER -aud AUDIENCE... -sub SUBJECT [-scope "a b"] [-ttl 15m] [-iat TIME] [-claim NAME=VALUE]...`,
+		synopsis: `-key FILE [-kid KID] -iss ISSUER -aud AUDIENCE... -sub SUBJECT [-scope "a b"] [-ttl 15m] [-iat TIME] [-dpop-jkt JKT] [-claim NAME=VALUE]...`,
 		summary:  "print a signed token",
 		about: `Prints a token signed with a private key from FILE (a JWK Set, a JWK, PEM, or base64 of those;
 - reads standard input), as jwtauth.Issuer mints them: header {"alg","kid","typ":"JWT"},
@@ -28,7 +30,8 @@ claims iss, sub, aud, iat, nbf, exp, a random jti, then scope and the -claim val
 -claim VALUE is JSON when it parses as JSON (42, true, ["a","b"], {"k":1}, "quoted"), else a
 string. iss, sub, aud, exp, nbf, iat and jti come from the other flags and cannot be -claim'ed.
 For tests, -iat moves the issue time (exp is -iat plus -ttl): -iat -2h -ttl 1h mints a token
-that expired an hour ago, -iat +10m one issued in the future.`,
+that expired an hour ago, -iat +10m one issued in the future. -dpop-jkt binds the token to a
+client's DPoP key (cnf.jkt, RFC 9449 §6): 'jwtauth dpop -thumbprint' prints JKT.`,
 		example: `jwtauth sign -key key.json -iss https://login.example.com -aud orders-api -sub user-1 \
   -scope "read:orders write:orders" -ttl 1h -claim email=ann@example.com -claim admin=true
 jwtauth sign -key key.json -iss https://login.example.com -aud orders-api -sub user-1 -iat -2h -ttl 1h  # expired, for tests`,
@@ -50,6 +53,7 @@ func runSign(e *env, args []string) int {
 	fs.Var(&ttl, "ttl", "token lifetime `DURATION`: a Go duration (90s, 15m, 1h) or whole seconds, at most 24h")
 	var iat iatFlag
 	fs.Var(&iat, "iat", "for tests: issue `TIME`, RFC 3339 or relative to now (-2h, +10m); exp is TIME plus -ttl (default: now)")
+	jkt := fs.String("dpop-jkt", "", "bind the token to a DPoP key: its RFC 7638 thumbprint `JKT` (from 'jwtauth dpop -key FILE -thumbprint')")
 	var claimArgs stringList
 	fs.Var(&claimArgs, "claim", "extra claim `NAME=VALUE`, VALUE as JSON if it parses, else a string; repeatable")
 	positional, code, ok := e.parse(c, fs, args)
@@ -85,6 +89,12 @@ func runSign(e *env, args []string) int {
 			return e.usageError(c, fs, "-claim %s: %s is set from -iss, -sub, -aud, -iat and -ttl (jti is random); remove this -claim", name, name)
 		}
 	}
+	if _, ok := claims["cnf"]; ok {
+		return e.usageError(c, fs, "-claim cnf: the confirmation claim is set by -dpop-jkt; remove this -claim")
+	}
+	if b, err := base64.RawURLEncoding.DecodeString(*jkt); *jkt != "" && (err != nil || len(b) != sha256.Size) {
+		return e.usageError(c, fs, "-dpop-jkt %q is not a base64url SHA-256 thumbprint (43 characters); 'jwtauth dpop -key FILE -thumbprint' prints one", *jkt)
+	}
 	if *scope != "" {
 		if _, ok := claims["scope"]; ok {
 			return e.usageError(c, fs, "scope is given both by -scope and by -claim; use one")
@@ -110,7 +120,12 @@ func runSign(e *env, args []string) int {
 	if err != nil { // the flags were checked above, so the problem is in FILE (two keys with one kid)
 		return e.fail(c, err)
 	}
-	token, err := issuer.Issue(*sub, claims)
+	var token string
+	if *jkt != "" {
+		token, err = issuer.IssueDPoP(*sub, *jkt, claims)
+	} else {
+		token, err = issuer.Issue(*sub, claims)
+	}
 	if err != nil {
 		return e.fail(c, err)
 	}
