@@ -205,8 +205,7 @@ func (a *app) adminChange(w http.ResponseWriter, r *http.Request, change adminCh
 	a.log.InfoContext(ctx, "admin changed user", "actor_id", c.Subject, "user_id", before.ID,
 		"change", describeChange(before, after, deleted))
 	if deleted || (before.IsActive && !after.IsActive) || (before.IsSuperuser && !after.IsSuperuser) {
-		// The user's outstanding tokens must stop working at once. /users/me and the admin routes re-read the
-		// user already; the revocation of #13 (lifea: refresh-token families, access-token denylist) hooks in here.
+		// The user's outstanding tokens must stop working at once, on every route, refresh tokens included.
 		a.revokeUserAfterAdminChange(ctx, before.ID)
 	}
 	if deleted {

@@ -105,6 +105,7 @@ func TestAdminUser_DeactivateAndActivate(t *testing.T) {
 	assert.Equal(t, false, res.json(t)["is_active"])
 
 	assertError(t, f.ts.get(t, "/users/me", f.erinToken), http.StatusUnauthorized, "invalid_token")
+	assertError(t, f.ts.get(t, "/secret", f.erinToken), http.StatusUnauthorized, "invalid_token")
 	assertError(t, f.ts.login(t, "erin@example.com", classicPassword), http.StatusUnauthorized, "invalid_credentials")
 	assert.Contains(t, f.ts.logs.String(), `"change":"is_active=false"`, "audit log")
 
