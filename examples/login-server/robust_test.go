@@ -322,7 +322,7 @@ func TestRobust_SecondWriterOnTheSameDatabase(t *testing.T) {
 			default:
 			}
 			var err error
-			switch i % 3 {
+			switch i % 5 {
 			case 0:
 				email := fmt.Sprintf("bulk%05d@example.com", i)
 				var u user
@@ -336,6 +336,13 @@ func TestRobust_SecondWriterOnTheSameDatabase(t *testing.T) {
 				}
 			case 2:
 				err = other.setPasswordHash(ctx, lastID, hash)
+			case 3: // a session, rotated once: the tables of refresh.go under the same contention
+				var sess session
+				if sess, err = other.createSession(ctx, lastID, refreshConfig{}.withDefaults()); err == nil {
+					_, err = other.rotateRefresh(ctx, hashRefreshToken(sess.token), refreshConfig{}.withDefaults())
+				}
+			case 4:
+				_, err = other.revokeUserSessions(ctx, lastID, "", revokeAdmin)
 			}
 			if err != nil {
 				writerErrs = append(writerErrs, fmt.Errorf("write %d: %w", i, err))
@@ -399,6 +406,17 @@ func TestRobust_SecondWriterOnTheSameDatabase(t *testing.T) {
 	results := make([]robResult, n)
 	var slowest atomic.Int64
 	var wg sync.WaitGroup
+	// A session of the server's, refreshed while the other pools write.
+	require.Equal(t, http.StatusCreated, ts.register(t, "sess@example.com", classicPassword).status)
+	sess := ts.loginPair(t, "sess@example.com")
+	refreshes := make([]robResult, 6)
+	wg.Go(func() {
+		rt := sess.refresh
+		for i := range refreshes {
+			refreshes[i] = robRefresh(client, ts.URL, rt)
+			rt = robField(refreshes[i], "refresh_token")
+		}
+	})
 	writesBefore := writes.Load()
 	for w := range 8 {
 		wg.Go(func() {
@@ -451,7 +469,11 @@ func TestRobust_SecondWriterOnTheSameDatabase(t *testing.T) {
 			assert.True(t, u.IsSuperuser)
 		}
 	}
-	assert.Equal(t, n+len(bulk)+commands+len(admins)+int(held.Load()), ts.countUsers(t))
+	for i, r := range refreshes {
+		assert.Equal(t, http.StatusOK, r.status, "refresh %d: %s", i, r)
+	}
+	robSessionIntegrity(t, cfg.DatabasePath)
+	assert.Equal(t, 1+n+len(bulk)+commands+len(admins)+int(held.Load()), ts.countUsers(t))
 	for _, i := range []int{0, n - 1} { // a sample: each login is a full argon2id hash
 		assert.Equal(t, http.StatusOK, robLogin(client, ts.URL, fmt.Sprintf("user%02d@example.com", i), classicPassword).status)
 	}
