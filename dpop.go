@@ -220,38 +220,9 @@ func (v *Verifier) verifyDPoP(w http.ResponseWriter, r *http.Request, token stri
 		o.Err = e
 		return v.finish(ctx, nil, o)
 	}
-	proofs := r.Header.Values("DPoP")
-	switch len(proofs) {
-	case 0:
-		return fail(failProofMissing, "the request says Authorization: DPoP but has no DPoP header")
-	case 1:
-	default:
-		return fail(failProofMany, "the request has more than one DPoP header")
-	}
-	p, kind, msg := parseDPoPProof(proofs[0])
+	p, now, iat, kind, msg := d.checkProof(r)
 	if kind != nil {
 		return fail(kind, msg)
-	}
-	if d.algs&p.alg.bit == 0 {
-		return fail(failProofAlg, fmt.Sprintf("proof algorithm %s is not in Config.DPoP.Algorithms (%s)", p.alg.name, d.algsAttr))
-	}
-	if p.htm != r.Method {
-		return fail(failProofMethod, fmt.Sprintf("proof htm %s is not the request method %q", quote(p.htm), r.Method))
-	}
-	want, _ := normalizeHTU(d.base + r.URL.EscapedPath())
-	if got, ok := normalizeHTU(p.htu); !ok || got != want {
-		return fail(failProofURL, fmt.Sprintf("proof htu %s is not the request URL %q (Config.DPoP.ExternalURL and the path)", quote(p.htu), want))
-	}
-	now := d.now()
-	iat := numericTime(p.iat)
-	if iat.Before(now.Add(-d.window)) {
-		return fail(failProofStale, fmt.Sprintf("proof iat %s is older than Config.DPoP.ProofWindow %s", fmtTime(p.iat), d.window))
-	}
-	if iat.After(now.Add(d.window)) {
-		return fail(failProofFuture, fmt.Sprintf("proof iat %s is more than Config.DPoP.ProofWindow %s in the future", fmtTime(p.iat), d.window))
-	}
-	if err := p.alg.method.Verify(p.signingInput, p.sig, p.key); err != nil {
-		return fail(failProofSignature, "proof signature does not verify with the proof's jwk")
 	}
 	if !p.hasAth {
 		return fail(failProofAth, "proof has no ath claim (RFC 9449 §4.2: required with an access token)")
@@ -287,17 +258,63 @@ func (v *Verifier) verifyDPoP(w http.ResponseWriter, r *http.Request, token stri
 			w.Header().Set("DPoP-Nonce", d.nonce(now)) // RFC 9449 §8.2: the next one, before this one expires
 		}
 	}
-	key := replayKey(p.jkt, p.jti)
-	ttl := iat.Add(d.window).Sub(now) + time.Second
-	added, err := d.replay.Add(ctx, key, ttl)
-	switch {
-	case err != nil:
-		return fail(failReplayDown, "the DPoP replay store failed: "+err.Error())
-	case !added:
-		return fail(failProofReplayed, "proof jti was already used within Config.DPoP.ProofWindow")
+	if kind, msg := d.record(ctx, p, now, iat); kind != nil {
+		return fail(kind, msg)
 	}
 	c.DPoPThumbprint = c.cnf.jkt
 	return v.finish(ctx, c, o)
+}
+
+// checkProof makes the checks of the request's proof that need no access token (RFC 9449 §4.3 checks 1 to 9
+// and 11): one DPoP header, decoded strictly, its alg allowed, htm and htu those of r, iat fresh, and the
+// signature by its jwk. kind is nil when they pass; now is the time they were made at.
+func (d *dpopVerifier) checkProof(r *http.Request) (p *dpopProof, now, iat time.Time, kind *failure, msg string) {
+	proofs := r.Header.Values("DPoP")
+	switch len(proofs) {
+	case 0:
+		return nil, now, iat, failProofMissing, "the request has no DPoP header"
+	case 1:
+	default:
+		return nil, now, iat, failProofMany, "the request has more than one DPoP header"
+	}
+	p, kind, msg = parseDPoPProof(proofs[0])
+	if kind != nil {
+		return nil, now, iat, kind, msg
+	}
+	if d.algs&p.alg.bit == 0 {
+		return nil, now, iat, failProofAlg, fmt.Sprintf("proof algorithm %s is not in Config.DPoP.Algorithms (%s)", p.alg.name, d.algsAttr)
+	}
+	if p.htm != r.Method {
+		return nil, now, iat, failProofMethod, fmt.Sprintf("proof htm %s is not the request method %q", quote(p.htm), r.Method)
+	}
+	want, _ := normalizeHTU(d.base + r.URL.EscapedPath())
+	if got, ok := normalizeHTU(p.htu); !ok || got != want {
+		return nil, now, iat, failProofURL, fmt.Sprintf("proof htu %s is not the request URL %q (Config.DPoP.ExternalURL and the path)", quote(p.htu), want)
+	}
+	now = d.now()
+	iat = numericTime(p.iat)
+	if iat.Before(now.Add(-d.window)) {
+		return nil, now, iat, failProofStale, fmt.Sprintf("proof iat %s is older than Config.DPoP.ProofWindow %s", fmtTime(p.iat), d.window)
+	}
+	if iat.After(now.Add(d.window)) {
+		return nil, now, iat, failProofFuture, fmt.Sprintf("proof iat %s is more than Config.DPoP.ProofWindow %s in the future", fmtTime(p.iat), d.window)
+	}
+	if err := p.alg.method.Verify(p.signingInput, p.sig, p.key); err != nil {
+		return nil, now, iat, failProofSignature, "proof signature does not verify with the proof's jwk"
+	}
+	return p, now, iat, nil, ""
+}
+
+// record puts the proof into the replay store, to expire when its iat leaves the window.
+func (d *dpopVerifier) record(ctx context.Context, p *dpopProof, now, iat time.Time) (*failure, string) {
+	added, err := d.replay.Add(ctx, replayKey(p.jkt, p.jti), iat.Add(d.window).Sub(now)+time.Second)
+	switch {
+	case err != nil:
+		return failReplayDown, "the DPoP replay store failed: " + err.Error()
+	case !added:
+		return failProofReplayed, "proof jti was already used within Config.DPoP.ProofWindow"
+	}
+	return nil, ""
 }
 
 // replayKey names a proof in the replay store: a hash of its key's thumbprint and its jti, so that keys are
@@ -747,6 +764,64 @@ func (m *memoryReplay) Add(_ context.Context, key string, ttl time.Duration) (bo
 	s.seen[h] = exp
 	s.queue = append(s.queue, replayEntry{h, exp})
 	return true, nil
+}
+
+// DPoPProofVerifier checks DPoP proofs that come without an access token, as at an authorization server's
+// token endpoint (RFC 9449 §5), where the proof's key is the one the issued token is bound to. It makes the
+// checks a Verifier makes of proofs, but for ath and the token binding: a proof with ath is refused, since it
+// was made for a request with a token. It is safe for concurrent use.
+type DPoPProofVerifier struct{ d *dpopVerifier }
+
+// NewDPoPProofVerifier returns a DPoPProofVerifier for o: ExternalURL is the authorization server's URL as
+// clients call it, and every other field means what it does in Config.DPoP. clock nil means time.Now.
+func NewDPoPProofVerifier(o DPoPOptions, clock func() time.Time) (*DPoPProofVerifier, error) {
+	if clock == nil {
+		clock = time.Now
+	}
+	d, errs := newDPoPVerifier(o, []*trust{{dpop: DPoPRequired}}, clock)
+	if len(errs) > 0 { // the messages name Config.DPoP, where the Verifier takes the options
+		return nil, errors.New(strings.ReplaceAll(errors.Join(errs...).Error(), "Config.DPoP.", "NewDPoPProofVerifier: DPoPOptions."))
+	}
+	return &DPoPProofVerifier{d: d}, nil
+}
+
+// Verify checks the DPoP proof of r and records it against replay; it returns the RFC 7638 thumbprint of the
+// proof's key, the jkt to bind the token to (Issuer.IssueDPoP). Call it once the client is authenticated, so
+// that only clients can fill the replay store. Refusals are *Error: ErrDPoPProof (answer 400
+// invalid_dpop_proof, RFC 9449 §5), ErrDPoPNonce (400 use_dpop_nonce with a DPoP-Nonce header of Nonce(),
+// §8) or ErrReplayUnavailable (503).
+func (v *DPoPProofVerifier) Verify(r *http.Request) (jkt string, err error) {
+	d := v.d
+	p, now, iat, kind, msg := d.checkProof(r)
+	switch {
+	case kind != nil:
+	case p.hasAth:
+		kind, msg = failProofAth, "proof has ath but no access token comes with this request: make the proof without one"
+	case d.nonceKey != nil:
+		if _, m := d.checkNonce(p, now); m != "" {
+			e := newError(failNonce, m)
+			e.dpop, e.nonce = true, d.nonce(now)
+			return "", e
+		}
+	}
+	if kind == nil {
+		kind, msg = d.record(r.Context(), p, now, iat)
+	}
+	if kind != nil {
+		e := newError(kind, msg)
+		e.dpop = true
+		return "", e
+	}
+	return p.jkt, nil
+}
+
+// Nonce returns the current server nonce, for the DPoP-Nonce header (RFC 9449 §8); "" when
+// DPoPOptions.NonceSecret is not set.
+func (v *DPoPProofVerifier) Nonce() string {
+	if v.d.nonceKey == nil {
+		return ""
+	}
+	return v.d.nonce(v.d.now())
 }
 
 // DPoPProver makes DPoP proofs (RFC 9449 §4) with one key, for clients: tests, service-to-service calls.

@@ -369,3 +369,100 @@ func TestDPoP_SharedValidateErrorNotModified(t *testing.T) {
 	assert.Equal(t, []string{`Bearer error="invalid_token", error_description="token not accepted"`, `DPoP algs="ES256 ES384 ES512 EdDSA PS256 PS384 PS512 RS256 RS384 RS512"`},
 		w.Header().Values("WWW-Authenticate"))
 }
+
+// A token endpoint's proof (RFC 9449 §5): checked like a resource's proof, but it must come without ath,
+// and its key's thumbprint is what the issued token is bound to.
+func TestDPoPProofVerifier_ChecksTokenEndpointProofs(t *testing.T) {
+	clk := newClock()
+	pv, err := jwtauth.NewDPoPProofVerifier(jwtauth.DPoPOptions{ExternalURL: "https://login.example"}, clk.Now)
+	require.NoError(t, err)
+	ck, err := jwtauth.GenerateSigningKey("ES256")
+	require.NoError(t, err)
+	prover, err := jwtauth.NewDPoPProver(ck, clk.Now)
+	require.NoError(t, err)
+	req := func(method, path string, proofs ...string) *http.Request {
+		r := httptest.NewRequest(method, "http://internal:8000"+path, nil) // Host is never trusted
+		for _, p := range proofs {
+			r.Header.Add("DPoP", p)
+		}
+		return r
+	}
+	proof := func(method, url, token string) string {
+		p, err := prover.Proof(method, url, token, "")
+		require.NoError(t, err)
+		return p
+	}
+
+	good := proof("POST", "https://login.example/login", "")
+	jkt, err := pv.Verify(req("POST", "/login", good))
+	require.NoError(t, err)
+	assert.Equal(t, prover.Thumbprint(), jkt)
+	assert.Empty(t, pv.Nonce(), "nonces are off")
+	_, err = pv.Verify(req("POST", "/login", good))
+	assert.ErrorIs(t, err, jwtauth.ErrDPoPReplayed, "a proof is good once")
+
+	stale := proof("POST", "https://login.example/login", "")
+	clk.Add(jwtauth.DefaultDPoPProofWindow + time.Second)
+	tests := []struct {
+		name   string
+		r      *http.Request
+		target error
+		phrase string
+	}{
+		{"stale", req("POST", "/login", stale), jwtauth.ErrDPoPProof, "DPoP proof too old"},
+		{"missing", req("POST", "/login"), jwtauth.ErrDPoPProof, "DPoP proof missing"},
+		{"two headers", req("POST", "/login", proof("POST", "https://login.example/login", ""), proof("POST", "https://login.example/login", "")), jwtauth.ErrDPoPProof, "more than one DPoP proof"},
+		{"other method", req("POST", "/login", proof("GET", "https://login.example/login", "")), jwtauth.ErrDPoPProof, "DPoP proof htm mismatch"},
+		{"other URL", req("POST", "/login", proof("POST", "https://login.example/token", "")), jwtauth.ErrDPoPProof, "DPoP proof htu mismatch"},
+		{"with ath", req("POST", "/login", proof("POST", "https://login.example/login", "some-token")), jwtauth.ErrDPoPProof, "DPoP proof ath mismatch"},
+		{"not a JWS", req("POST", "/login", "abc"), jwtauth.ErrDPoPProof, "malformed DPoP proof"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			jkt, err := pv.Verify(tt.r)
+			assert.Empty(t, jkt)
+			assert.ErrorIs(t, err, tt.target)
+			var e *jwtauth.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, "invalid_dpop_proof", e.Code())
+			assert.Equal(t, tt.phrase, e.Description())
+		})
+	}
+}
+
+func TestDPoPProofVerifier_Nonces(t *testing.T) {
+	clk := newClock()
+	pv, err := jwtauth.NewDPoPProofVerifier(jwtauth.DPoPOptions{ExternalURL: "https://login.example/", NonceSecret: bytes.Repeat([]byte{9}, 32)}, clk.Now)
+	require.NoError(t, err)
+	ck, err := jwtauth.GenerateSigningKey("ES256")
+	require.NoError(t, err)
+	prover, err := jwtauth.NewDPoPProver(ck, clk.Now)
+	require.NoError(t, err)
+	send := func(nonce string) (string, error) {
+		p, err := prover.Proof("POST", "https://login.example/login", "", nonce)
+		require.NoError(t, err)
+		r := httptest.NewRequest("POST", "/login", nil)
+		r.Header.Set("DPoP", p)
+		return pv.Verify(r)
+	}
+	_, err = send("")
+	require.ErrorIs(t, err, jwtauth.ErrDPoPNonce)
+	var e *jwtauth.Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, "use_dpop_nonce", e.Code())
+	nonce := pv.Nonce()
+	require.NotEmpty(t, nonce)
+	jkt, err := send(nonce)
+	require.NoError(t, err)
+	assert.Equal(t, prover.Thumbprint(), jkt)
+	_, err = send("forged")
+	assert.ErrorIs(t, err, jwtauth.ErrDPoPNonce)
+}
+
+func TestNewDPoPProofVerifier_ConfigErrorsNameTheOptions(t *testing.T) {
+	_, err := jwtauth.NewDPoPProofVerifier(jwtauth.DPoPOptions{}, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "NewDPoPProofVerifier: DPoPOptions.ExternalURL is empty")
+	_, err = jwtauth.NewDPoPProofVerifier(jwtauth.DPoPOptions{ExternalURL: "https://login.example", NonceSecret: []byte("short")}, nil)
+	assert.ErrorContains(t, err, "DPoPOptions.NonceSecret has 5 bytes")
+}

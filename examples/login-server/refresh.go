@@ -76,7 +76,8 @@ func loadRefreshConfig(getenv func(string) string) (refreshConfig, []error) {
 
 // sessionsSchema is migration 3. Refresh tokens are stored only as SHA-256 hashes: a copy of the database
 // refreshes nobody's session. jkt is the RFC 9449 JWK thumbprint of a DPoP-bound login (NULL: bearer); once
-// DPoP lands, /token/refresh must require a proof by that key when it is set.
+// DPoP lands, /token/refresh must require a proof by that key when it is set. Until then a refresh of a bound
+// session mints tokens bound to the same key (dpoplogin.go), useless without it.
 var sessionsSchema = []string{
 	`CREATE TABLE refresh_families (
 	id            TEXT PRIMARY KEY,
@@ -118,6 +119,7 @@ type session struct {
 	familyID string
 	token    string    // the new refresh token
 	idleEnd  time.Time // when it expires unused
+	jkt      string    // the DPoP key thumbprint its access tokens are bound to; "" for bearer (dpoplogin.go)
 }
 
 // createSession starts a session for userID. Sessions whose absolute lifetime (plus the longest access-token
@@ -174,10 +176,11 @@ func (s *store) rotateRefresh(ctx context.Context, h []byte, rc refreshConfig) (
 		now := s.now()
 		var famID, userID string
 		var used, revoked sql.NullInt64
+		var jkt sql.NullString
 		var idleEnd, absEnd int64
-		err := tx.QueryRowContext(ctx, `SELECT t.family_id, t.used_at, t.idle_expires_at, f.user_id, f.expires_at, f.revoked_at
+		err := tx.QueryRowContext(ctx, `SELECT t.family_id, t.used_at, t.idle_expires_at, f.user_id, f.expires_at, f.revoked_at, f.jkt
 			FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.token_hash = ?`, h).
-			Scan(&famID, &used, &idleEnd, &userID, &absEnd, &revoked)
+			Scan(&famID, &used, &idleEnd, &userID, &absEnd, &revoked, &jkt)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			outcome = errRefreshInvalid
@@ -207,7 +210,7 @@ func (s *store) rotateRefresh(ctx context.Context, h []byte, rc refreshConfig) (
 		}
 		tok, nh := newRefreshToken()
 		res.user = u
-		res.session = session{familyID: famID, token: tok, idleEnd: time.Unix(0, min(now.Add(rc.Idle).UnixNano(), absEnd))}
+		res.session = session{familyID: famID, token: tok, idleEnd: time.Unix(0, min(now.Add(rc.Idle).UnixNano(), absEnd)), jkt: jkt.String}
 		return insertRefreshToken(ctx, tx, nh, famID, now, res.session.idleEnd)
 	})
 	if err != nil {
@@ -327,7 +330,7 @@ type tokenResponse struct {
 
 // writeSession issues an access token in sess for u and answers with the pair.
 func (a *app) writeSession(w http.ResponseWriter, r *http.Request, u user, sess session) {
-	token, err := a.issueToken(u, sess.familyID)
+	token, err := a.issueToken(u, sess.familyID, sess.jkt)
 	if err != nil {
 		a.serverError(w, r, "issuing token", err)
 		return
@@ -335,7 +338,7 @@ func (a *app) writeSession(w http.ResponseWriter, r *http.Request, u user, sess 
 	w.Header().Set("Pragma", "no-cache") // RFC 6749 §5.1
 	writeJSON(w, http.StatusOK, tokenResponse{
 		AccessToken:      token,
-		TokenType:        "bearer",
+		TokenType:        tokenType(sess.jkt),
 		ExpiresIn:        int64(a.issuer.TTL() / time.Second),
 		RefreshToken:     sess.token,
 		RefreshExpiresIn: int64(sess.idleEnd.Sub(a.store.now()).Round(time.Second) / time.Second),

@@ -68,6 +68,9 @@ type app struct {
 	// acct serves password change and reset and email verification (account.go).
 	acct *accounts
 
+	// dpopProofs checks the DPoP proofs of logins (dpoplogin.go).
+	dpopProofs *jwtauth.DPoPProofVerifier
+
 	// docs are the files of the interactive API docs (docs.go).
 	docs map[string]docsAsset
 }
@@ -101,8 +104,11 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	trusted := issuer.TrustedIssuer()
+	trusted.DPoP = jwtauth.DPoPOptional // the tokens of DPoP logins (dpoplogin.go)
 	verifier, err := jwtauth.New(ctx, jwtauth.Config{
-		Issuers: []jwtauth.TrustedIssuer{issuer.TrustedIssuer()},
+		Issuers: []jwtauth.TrustedIssuer{trusted},
+		DPoP:    dpopOptions(cfg),
 		Realm:   realm,
 		Clock:   cfg.Clock,
 		Logger:  log,
@@ -110,6 +116,12 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Revocations: sessionRevocations{st},
 	})
 	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	dpopProofs, err := newDPoPProofs(cfg)
+	if err != nil {
+		_ = verifier.Close()
 		_ = st.Close()
 		return nil, err
 	}
@@ -134,11 +146,12 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		regLimiter: newRegisterLimiter(cfg.Limits, cfg.Clock),
 		refreshLimiter: newLoginLimiter(limits{IPPerMinute: cfg.Limits.withDefaults().RefreshIPPerMinute,
 			IPBurst: cfg.Limits.withDefaults().RefreshIPBurst, MaxKeys: cfg.Limits.MaxKeys}, cfg.Clock),
-		hashCap:   cfg.HashCap.withDefaults(),
-		failFloor: cfg.FailedLoginFloor,
-		regSlots:  make(chan struct{}, max(1, slots/2)),
-		hashWait:  cmp.Or(cfg.HashWait, defaultHashWait),
-		acct:      acct,
+		hashCap:    cfg.HashCap.withDefaults(),
+		failFloor:  cfg.FailedLoginFloor,
+		regSlots:   make(chan struct{}, max(1, slots/2)),
+		hashWait:   cmp.Or(cfg.HashWait, defaultHashWait),
+		acct:       acct,
+		dpopProofs: dpopProofs,
 	}
 	if a.failFloor <= 0 {
 		if a.failFloor, err = a.hashCap.measureFloor(ctx, a.hasher); err != nil {
@@ -427,7 +440,14 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	if needsRehash {
 		a.rehash(ctx, u, password)
 	}
+	jkt, ok := a.loginDPoP(w, r)
+	if !ok {
+		return
+	}
 	sess, err := a.store.createSession(ctx, u.ID, a.cfg.Refresh)
+	if err == nil && jkt != "" {
+		sess.jkt, err = jkt, a.store.bindSession(ctx, sess.familyID, jkt)
+	}
 	if err != nil {
 		a.serverError(w, r, "starting session", err)
 		return
@@ -436,13 +456,18 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	a.writeSession(w, r, u, sess)
 }
 
-// issueToken issues an access token for u in session sid (its sid claim, which revocation checks).
-func (a *app) issueToken(u user, sid string) (string, error) {
+// issueToken issues an access token for u in session sid (its sid claim, which revocation checks), bound to
+// the DPoP key jkt unless it is "".
+func (a *app) issueToken(u user, sid, jkt string) (string, error) {
 	scope := userScope
 	if u.IsSuperuser {
 		scope += " " + adminScope
 	}
-	return a.issuer.Issue(u.ID, map[string]any{"email": u.Email, "email_verified": u.IsVerified, "scope": scope, "sid": sid})
+	claims := map[string]any{"email": u.Email, "email_verified": u.IsVerified, "scope": scope, "sid": sid}
+	if jkt != "" {
+		return a.issuer.IssueDPoP(u.ID, jkt, claims)
+	}
+	return a.issuer.Issue(u.ID, claims)
 }
 
 // rehash replaces a hash made with outdated parameters, now that the password is known. Failing is not fatal:
