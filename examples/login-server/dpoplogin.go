@@ -25,7 +25,7 @@ func dpopOptions(cfg config) jwtauth.DPoPOptions {
 	return jwtauth.DPoPOptions{ExternalURL: cfg.Issuer}
 }
 
-// loginDPoP checks the login request's DPoP proof, when it has a DPoP header, after the password matched (so
+// loginDPoP checks the login (or refresh) request's DPoP proof, when it has a DPoP header, after the password matched (so
 // only users fill the replay store). It returns the proof key's thumbprint, "" for a bearer login; ok is false
 // when it has answered: 400 invalid_dpop_proof (RFC 9449 §5), or 503 when the replay check is down.
 func (a *app) loginDPoP(w http.ResponseWriter, r *http.Request) (jkt string, ok bool) {
@@ -50,6 +50,43 @@ func (a *app) loginDPoP(w http.ResponseWriter, r *http.Request) (jkt string, ok 
 		a.serverError(w, r, "checking DPoP proof", err)
 	}
 	return "", false
+}
+
+// refreshDPoP requires, for the refresh of a session bound to a DPoP key, a proof by that key (RFC 9449 §5:
+// refresh tokens of public clients are bound to the key), so that a stolen refresh token is not even spent
+// without it. ok is false when it has answered.
+func (a *app) refreshDPoP(w http.ResponseWriter, r *http.Request, tokenHash []byte) (ok bool) {
+	bound, err := a.store.sessionKeyOf(r.Context(), tokenHash)
+	if err != nil {
+		a.serverError(w, r, "looking up the session's DPoP key", err)
+		return false
+	}
+	if bound == "" {
+		return true // a bearer session, or no such token: rotateRefresh answers
+	}
+	if len(r.Header.Values("DPoP")) == 0 {
+		writeError(w, http.StatusBadRequest, "invalid_dpop_proof", "DPoP proof missing")
+		return false
+	}
+	jkt, ok := a.loginDPoP(w, r)
+	if ok && jkt != bound {
+		a.log.WarnContext(r.Context(), "refresh refused: DPoP proof by another key than the session's")
+		writeError(w, http.StatusBadRequest, "invalid_dpop_proof", "DPoP proof key does not match token")
+		return false
+	}
+	return ok
+}
+
+// sessionKeyOf returns the DPoP key thumbprint of the session of a refresh token; "" when it is unbound or
+// unknown.
+func (s *store) sessionKeyOf(ctx context.Context, tokenHash []byte) (string, error) {
+	var jkt sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT f.jkt FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
+		WHERE t.token_hash = ?`, tokenHash).Scan(&jkt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return jkt.String, err
 }
 
 // bindSession binds session familyID to the DPoP key jkt, before its refresh token is handed out.

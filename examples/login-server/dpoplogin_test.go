@@ -48,7 +48,7 @@ func cnfOf(t testing.TB, token string) map[string]any {
 }
 
 // A login with a valid proof gets a DPoP-bound token (RFC 9449 §5) that the server's own routes accept with a
-// proof by the same key, and refuse as a bearer token; refreshing keeps the binding.
+// proof by the same key, and refuse as a bearer token; refreshing needs a proof by that key and keeps the binding.
 func TestLoginDPoP_IssuesBoundTokenUsableWithProofs(t *testing.T) {
 	ts := newSessionServer(t, nil)
 	p := newProver(t)
@@ -79,7 +79,16 @@ func TestLoginDPoP_IssuesBoundTokenUsableWithProofs(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, me("DPoP", access, ts.proof(t, newProver(t), "GET", "/users/me", access)).status,
 		"a proof by another key")
 
-	rp := ts.refresh(t, m["refresh_token"].(string))
+	refresh := func(proofs ...string) response {
+		return ts.postJSON(t, "/token/refresh", map[string]string{"refresh_token": m["refresh_token"].(string)}, http.Header{"Dpop": proofs})
+	}
+	rp := refresh()
+	assert.Equal(t, http.StatusBadRequest, rp.status)
+	assert.Equal(t, map[string]any{"error": "invalid_dpop_proof", "error_description": "DPoP proof missing"}, rp.json(t))
+	rp = refresh(ts.proof(t, newProver(t), "POST", "/token/refresh", ""))
+	assert.Equal(t, http.StatusBadRequest, rp.status)
+	assert.Equal(t, map[string]any{"error": "invalid_dpop_proof", "error_description": "DPoP proof key does not match token"}, rp.json(t))
+	rp = refresh(ts.proof(t, p, "POST", "/token/refresh", "")) // the refused attempts did not spend the token
 	require.Equal(t, http.StatusOK, rp.status, "%s", rp.body)
 	rm := rp.json(t)
 	assert.Equal(t, "DPoP", rm["token_type"], "the session stays bound")

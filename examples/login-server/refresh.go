@@ -75,9 +75,8 @@ func loadRefreshConfig(getenv func(string) string) (refreshConfig, []error) {
 }
 
 // sessionsSchema is migration 3. Refresh tokens are stored only as SHA-256 hashes: a copy of the database
-// refreshes nobody's session. jkt is the RFC 9449 JWK thumbprint of a DPoP-bound login (NULL: bearer); once
-// DPoP lands, /token/refresh must require a proof by that key when it is set. Until then a refresh of a bound
-// session mints tokens bound to the same key (dpoplogin.go), useless without it.
+// refreshes nobody's session. jkt is the RFC 9449 JWK thumbprint of a DPoP-bound login (NULL: bearer):
+// /token/refresh then requires a proof by that key, and mints tokens bound to it (dpoplogin.go).
 var sessionsSchema = []string{
 	`CREATE TABLE refresh_families (
 	id            TEXT PRIMARY KEY,
@@ -359,6 +358,9 @@ func (a *app) refresh(w http.ResponseWriter, r *http.Request) {
 	}
 	if tok == "" {
 		writeError(w, http.StatusBadRequest, "invalid_request", "refresh_token is required")
+		return
+	}
+	if !a.refreshDPoP(w, r, hashRefreshToken(tok)) {
 		return
 	}
 	rot, err := a.store.rotateRefresh(r.Context(), hashRefreshToken(tok), a.cfg.Refresh)
