@@ -525,3 +525,30 @@ func ExampleDPoPTransport() {
 	// bound to the client key: true
 	// as Bearer: 401
 }
+
+// A token endpoint binds the token it issues to the key of the request's DPoP proof (RFC 9449 §5).
+func ExampleDPoPProofVerifier() {
+	proofs, err := jwtauth.NewDPoPProofVerifier(jwtauth.DPoPOptions{ExternalURL: "https://login.example.com"}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	clientKey, _ := jwtauth.GenerateSigningKey("ES256")
+	prover, _ := jwtauth.NewDPoPProver(clientKey, nil)
+	proof, _ := prover.Proof("POST", "https://login.example.com/token", "", "")
+	r := httptest.NewRequest("POST", "/token", nil)
+	r.Header.Set("DPoP", proof)
+
+	jkt, err := proofs.Verify(r) // after authenticating the client
+	if err != nil {
+		var e *jwtauth.Error
+		errors.As(err, &e)
+		fmt.Println("400", e.Code()) // invalid_dpop_proof or use_dpop_nonce
+		return
+	}
+	fmt.Println("bind the token to the proof key:", jkt == prover.Thumbprint()) // Issuer.IssueDPoP(sub, jkt, claims)
+	_, err = proofs.Verify(r)
+	fmt.Println("replayed:", errors.Is(err, jwtauth.ErrDPoPReplayed))
+	// Output:
+	// bind the token to the proof key: true
+	// replayed: true
+}
