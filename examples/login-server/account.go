@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -204,21 +202,7 @@ func decodeAccountJSON(w http.ResponseWriter, r *http.Request, dst any, want str
 		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
 		return false
 	}
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(dst)
-	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
-		err = errors.New("trailing data")
-	}
-	switch {
-	case err == nil:
-		return true
-	case isTooLarge(err):
-		writeTooLarge(w)
-	default:
-		writeError(w, http.StatusBadRequest, "invalid_request", "the body must be one JSON object "+want)
-	}
-	return false
+	return decodeJSON(w, r, dst, want, true)
 }
 
 // mailAccepted is the one answer of /forgot-password and /request-verify-token, for every email.

@@ -392,7 +392,7 @@ func readRefreshToken(w http.ResponseWriter, r *http.Request, grantRequired bool
 		var body struct {
 			RefreshToken string `json:"refresh_token"`
 		}
-		if !decodeJSON(w, r, &body) {
+		if !decodeJSON(w, r, &body, `with string field "refresh_token"`, false) {
 			return "", false
 		}
 		return body.RefreshToken, true

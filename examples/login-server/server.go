@@ -269,7 +269,7 @@ func (a *app) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var c credentials
-	if !decodeJSON(w, r, &c) {
+	if !decodeJSON(w, r, &c, "with string fields email and password", false) {
 		return
 	}
 	email, err := normalizeEmail(c.Email)
@@ -491,7 +491,7 @@ func readLoginForm(w http.ResponseWriter, r *http.Request) (email, password stri
 	switch {
 	case hasMediaType(r, "application/json"):
 		var c credentials
-		if !decodeJSON(w, r, &c) {
+		if !decodeJSON(w, r, &c, "with string fields email and password", false) {
 			return "", "", false
 		}
 		email, password = c.Email, c.Password
@@ -658,9 +658,13 @@ func hasMediaType(r *http.Request, want string) bool {
 	return err == nil && mt == want
 }
 
-// decodeJSON reads exactly one JSON object from the body into dst. On failure it has answered the request.
-func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
+// decodeJSON reads exactly one JSON object from the body into dst; want describes the object for the error.
+// With exact, a field dst does not have is refused rather than ignored. On failure it has answered the request.
+func decodeJSON(w http.ResponseWriter, r *http.Request, dst any, want string, exact bool) bool {
 	dec := json.NewDecoder(r.Body)
+	if exact {
+		dec.DisallowUnknownFields()
+	}
 	err := dec.Decode(dst)
 	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
 		err = errors.New("trailing data after the JSON object")
@@ -671,7 +675,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
 	case isTooLarge(err):
 		writeTooLarge(w)
 	default:
-		writeError(w, http.StatusBadRequest, "invalid_request", "the body must be one JSON object with string fields email and password")
+		writeError(w, http.StatusBadRequest, "invalid_request", "the body must be one JSON object "+want)
 	}
 	return false
 }
