@@ -1677,7 +1677,6 @@ func TestAttack_RevokedTokens(t *testing.T) {
 	list := jwtauth.NewRevocationList(100, nil)
 	var store jwtauth.Revocations = list
 	f := newLocal(t, "ES256", func(c *jwtauth.Config) {
-		c.CacheSize = 64
 		c.Revocations = revocationsFunc(func(ctx context.Context, cl *jwtauth.Claims) (bool, error) {
 			return store.Revoked(ctx, cl)
 		})

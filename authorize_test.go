@@ -202,7 +202,6 @@ func TestVerify_ValidateHookRunsOnCachedTokensToo(t *testing.T) {
 	var calls atomic.Int32
 	var refuse atomic.Bool
 	f := newLocal(t, "ES256", func(c *jwtauth.Config) {
-		c.CacheSize = 16
 		c.Issuers[0].Validate = func(*jwtauth.Claims) error {
 			calls.Add(1)
 			if refuse.Load() {

@@ -2,24 +2,45 @@ package jwtauth
 
 import (
 	"hash/maphash"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
+
+// DefaultCacheBytes bounds the verified-token cache when Config.CacheBytes is zero: about 20,000 typical
+// access tokens (an entry is its token, its payload JSON and about 1 KiB of bookkeeping).
+const DefaultCacheBytes = 32 << 20
+
+// CacheOff, as Config.CacheBytes, turns the verified-token cache off: every Verify checks the signature.
+const CacheOff = -1
+
+// minCacheBytes gives every shard room for the largest cacheable entry several times over.
+const minCacheBytes = 256 << 10
 
 // maxCachedTokenSize keeps unusually large tokens out of the cache, so it cannot be used to pin memory.
 const maxCachedTokenSize = 4 << 10
 
 const cacheShards = 16
 
-// tokenCache remembers verified tokens (Config.CacheSize), like Envoy's jwt_cache_config. Only successful
+// entryOverhead is what an entry costs besides its variable-length bytes: the entry and its Claims copy,
+// the shard's map slot and ring slot (a map slot with its share of empty slots at a 7/8 load factor after
+// doubling: about 40 bytes), and rounding to the allocator's size classes (up to 1/8 of each allocation,
+// added by entrySize).
+const entryOverhead = int(unsafe.Sizeof(cacheEntry{})+unsafe.Sizeof(ownedClaims{})) + 40 + 8 + 4
+
+// tokenCache remembers verified tokens (Config.CacheBytes), like Envoy's jwt_cache_config. Only successful
 // verifications are stored, and every hit re-checks what can change with time: the key is still in the issuer's
 // current set, the set is within the stale bound, and exp, nbf and the max age hold now.
 //
 // Entries are found by a hash with a per-process random seed, then the token is compared in full in constant
 // time: an attacker can neither aim at a collision nor learn a cached token from how long a lookup takes.
-// Eviction is CLOCK (second chance), so a hit only takes a read lock and sets a flag.
+// Each of 16 shards holds at most 1/16 of the byte bound, counted from each entry's real size. Eviction is
+// CLOCK (second chance), so a hit only takes its shard's read lock and, at most once per pass of the hand,
+// sets a flag.
 type tokenCache struct {
 	seed   maphash.Seed
+	budget int // bytes per shard
 	shards [cacheShards]cacheShard
 }
 
@@ -27,14 +48,17 @@ type cacheShard struct {
 	mu      sync.RWMutex
 	entries map[uint64]*cacheEntry
 	ring    []*cacheEntry // eviction order; nil slots are free
+	free    []int         // the nil slots of ring
 	hand    int
-	max     int
+	used    int      // bytes of the entries held
+	_       [64]byte // keeps each shard's lock on its own cache line
 }
 
 type cacheEntry struct {
 	token    string
 	hash     uint64
 	slot     int
+	size     int
 	claims   *Claims
 	trust    *trust
 	key      *pubKey
@@ -46,13 +70,10 @@ type cacheEntry struct {
 	hasIat   bool
 }
 
-func newTokenCache(size int) *tokenCache {
-	c := &tokenCache{seed: maphash.MakeSeed()}
-	per := max(1, (size+cacheShards-1)/cacheShards)
+func newTokenCache(bytes int) *tokenCache {
+	c := &tokenCache{seed: maphash.MakeSeed(), budget: bytes / cacheShards}
 	for i := range c.shards {
-		c.shards[i].entries = make(map[uint64]*cacheEntry, per)
-		c.shards[i].ring = make([]*cacheEntry, 0, per)
-		c.shards[i].max = per
+		c.shards[i].entries = make(map[uint64]*cacheEntry)
 	}
 	return c
 }
@@ -73,7 +94,9 @@ func (c *tokenCache) get(v *Verifier, token string) (*Claims, *trust, bool) {
 	if e == nil || !equalConstantTime(e.token, token) {
 		return nil, nil, false
 	}
-	e.referred.Store(true)
+	if !e.referred.Load() { // a hot entry's flag is already set: no write, so no cache-line ping-pong
+		e.referred.Store(true)
+	}
 
 	now := v.now()
 	valid := false
@@ -98,15 +121,20 @@ func (c *tokenCache) get(v *Verifier, token string) (*Claims, *trust, bool) {
 	return e.claims.clone(), e.trust, true
 }
 
-// put stores a verified token with a private copy of its claims.
+// put stores a verified token with a private copy of its claims, evicting until its shard has room for it.
 func (c *tokenCache) put(token string, claims *Claims, p *payload, t *trust, key *pubKey) {
+	size := entrySize(token, claims)
+	if size > c.budget {
+		return
+	}
 	set, err := t.keys.current(claims.v.now())
 	if err != nil {
 		return
 	}
 	e := &cacheEntry{
-		token:  token,
+		token:  strings.Clone(token), // not a slice of a larger request buffer that the entry would pin
 		hash:   maphash.String(c.seed, token),
+		size:   size,
 		claims: claims.clone(),
 		trust:  t,
 		key:    key,
@@ -123,30 +151,32 @@ func (c *tokenCache) put(token string, claims *Claims, p *payload, t *trust, key
 	if old := s.entries[e.hash]; old != nil {
 		s.remove(old)
 	}
-	e.slot = s.freeSlot()
+	for s.used+size > c.budget {
+		s.evict()
+	}
+	if n := len(s.free); n > 0 {
+		e.slot = s.free[n-1]
+		s.free = s.free[:n-1]
+	} else {
+		e.slot = len(s.ring)
+		s.ring = append(s.ring, nil)
+	}
 	s.ring[e.slot] = e
 	s.entries[e.hash] = e
+	s.used += size
 }
 
-// freeSlot returns a free ring slot, evicting with the clock hand when the shard is full: an entry hit since
-// the hand last passed gets a second chance. s.mu is held.
-func (s *cacheShard) freeSlot() int {
-	if len(s.ring) < s.max {
-		s.ring = append(s.ring, nil)
-		return len(s.ring) - 1
-	}
+// evict removes one entry with the clock hand: an entry hit since the hand last passed gets a second chance.
+// The shard holds an entry (used > 0), so this ends within two turns of the ring. s.mu is held.
+func (s *cacheShard) evict() {
 	for {
-		i := s.hand
+		e := s.ring[s.hand]
 		s.hand = (s.hand + 1) % len(s.ring)
-		e := s.ring[i]
-		if e == nil {
-			return i
-		}
-		if e.referred.Swap(false) {
+		if e == nil || e.referred.Swap(false) {
 			continue
 		}
 		s.remove(e)
-		return i
+		return
 	}
 }
 
@@ -157,6 +187,24 @@ func (s *cacheShard) remove(e *cacheEntry) {
 	}
 	delete(s.entries, e.hash)
 	s.ring[e.slot] = nil
+	s.free = append(s.free, e.slot)
+	s.used -= e.size
+}
+
+// entrySize is the memory an entry of token with claims c holds: the token copy, the payload JSON (shared by
+// every copy handed out, never written), the claim strings and slices, and the fixed overhead, plus 1/8 for
+// the allocator's rounding. It counts strings that may share memory with the payload as separate, so it errs
+// high.
+func entrySize(token string, c *Claims) int {
+	n := len(token) + len(c.raw) + len(c.Issuer) + len(c.Subject) + len(c.ID) + len(c.KeyID) + len(c.Algorithm) +
+		len(c.DPoPThumbprint) + len(c.cnf.x5t) + len(c.cnf.jkt)
+	for _, list := range [...][]string{c.Audience, c.Scopes, c.Roles} {
+		n += len(list) * int(unsafe.Sizeof(""))
+		for _, s := range list {
+			n += len(s)
+		}
+	}
+	return entryOverhead + n + n/8
 }
 
 // equalConstantTime compares two strings in time that depends only on their length.

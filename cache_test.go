@@ -2,10 +2,12 @@ package jwtauth_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/elliptic"
 	"encoding/base64"
 	"fmt"
 	"math/big"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -39,13 +41,12 @@ func (p *cacheProbe) cached() bool {
 func cachedLocal(t *testing.T, mutate ...func(*jwtauth.Config)) (*localFixture, *cacheProbe) {
 	p := &cacheProbe{}
 	f := newLocal(t, "ES256", append([]func(*jwtauth.Config){func(c *jwtauth.Config) {
-		c.CacheSize = 64
-		c.OnVerify = p.observe
+		c.OnVerify = p.observe // the cache is on by default
 	}}, mutate...)...)
 	return f, p
 }
 
-func TestCache_AnswersRepeatedTokens(t *testing.T) {
+func TestCache_IsOnByDefaultAndAnswersRepeatedTokens(t *testing.T) {
 	f, p := cachedLocal(t)
 	tok := f.token(nil, nil)
 	c1, err := f.verify(tok)
@@ -124,25 +125,131 @@ func TestCache_HandsOutClaimsThatCannotChangeTheNextHit(t *testing.T) {
 	assert.Equal(t, "user-1", c3.Subject)
 }
 
-func TestCache_IsBoundedLRU(t *testing.T) {
-	f, p := cachedLocal(t, func(c *jwtauth.Config) { c.CacheSize = 16 })
-	first := f.token(nil, map[string]any{"jti": "first"})
-	_, err := f.verify(first)
-	require.NoError(t, err)
-	for i := 0; i < 200; i++ {
-		_, err := f.verify(f.token(nil, map[string]any{"jti": fmt.Sprint(i)}))
+// The bound is in bytes: a 256 KiB cache holds about 200 typical entries, so a token verified once and then
+// followed by 1,000 others is gone, while a token hit between them keeps its second chance.
+func TestCache_EvictsByBytesAndKeepsHotTokens(t *testing.T) {
+	f, p := cachedLocal(t, func(c *jwtauth.Config) { c.CacheBytes = 256 << 10 })
+	cold := f.token(nil, map[string]any{"jti": "cold"})
+	hot := f.token(nil, map[string]any{"jti": "hot"})
+	for _, tok := range []string{cold, hot} {
+		_, err := f.verify(tok)
 		require.NoError(t, err)
 	}
-	_, err = f.verify(first)
+	for i := 0; i < 1000; i++ {
+		_, err := f.verify(f.token(nil, map[string]any{"jti": fmt.Sprint(i)}))
+		require.NoError(t, err)
+		_, err = f.verify(hot)
+		require.NoError(t, err)
+		require.True(t, p.cached(), "the hot token stays cached (after %d others)", i)
+	}
+	entries, bytes := jwtauth.CacheUsage(f.v)
+	assert.LessOrEqual(t, bytes, 256<<10)
+	assert.Greater(t, entries, 100, "bytes, not a small entry count, bound it")
+	_, err := f.verify(cold)
 	require.NoError(t, err)
 	assert.False(t, p.cached(), "evicted")
+}
+
+// The bytes the cache accounts for are at least what its entries really take on the heap.
+func TestCache_AccountsAtLeastTheHeapItUses(t *testing.T) {
+	f, _ := cachedLocal(t, func(c *jwtauth.Config) { c.CacheBytes = 4 << 20 })
+	toks := make([]string, 1500)
+	for i := range toks {
+		toks[i] = f.token(nil, map[string]any{"jti": fmt.Sprint(i), "email": fmt.Sprintf("user-%d@example.com", i),
+			"roles": []string{"reader", "writer"}})
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, tok := range toks {
+		_, err := f.verify(tok)
+		require.NoError(t, err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	entries, bytes := jwtauth.CacheUsage(f.v)
+	require.Equal(t, len(toks), entries, "all fit in 4 MiB")
+	heap := int(after.HeapAlloc) - int(before.HeapAlloc)
+	t.Logf("%d entries: %d bytes accounted (%d each), heap grew %d bytes (%d each)", entries, bytes, bytes/entries, heap, heap/entries)
+	assert.LessOrEqual(t, heap, bytes, "the accounting errs high")
+	assert.Greater(t, heap, bytes/2, "but not by more than double")
+	runtime.KeepAlive(toks)
+}
+
+func TestCache_OffChecksEverySignature(t *testing.T) {
+	f, p := cachedLocal(t, func(c *jwtauth.Config) { c.CacheBytes = jwtauth.CacheOff })
+	tok := f.token(nil, nil)
+	for i := 0; i < 3; i++ {
+		_, err := f.verify(tok)
+		require.NoError(t, err)
+		assert.False(t, p.cached())
+	}
+	entries, _ := jwtauth.CacheUsage(f.v)
+	assert.Zero(t, entries)
+}
+
+func TestNew_RefusesCacheSettingsWithAHint(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*jwtauth.Config)
+		want   string
+	}{
+		{"CacheSize, replaced by CacheBytes", func(c *jwtauth.Config) { c.CacheSize = 1000 },
+			"Config.CacheSize is replaced by Config.CacheBytes, a bound in bytes, and the cache is on by default (32 MiB): remove CacheSize 1000, or set CacheBytes"},
+		{"CacheSize -1", func(c *jwtauth.Config) { c.CacheSize = -1 }, "or CacheBytes: jwtauth.CacheOff"},
+		{"CacheBytes below the minimum", func(c *jwtauth.Config) { c.CacheBytes = 1000 },
+			"Config.CacheBytes 1000 is out of range: use 0 (default 32 MiB), at least 256 KiB, or jwtauth.CacheOff (-1) for no cache"},
+		{"CacheBytes negative other than CacheOff", func(c *jwtauth.Config) { c.CacheBytes = -2 }, "Config.CacheBytes -2 is out of range"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{{Issuer: testIssuer, Audiences: []string{testAudience},
+				Algorithms: []string{"ES256"}, Keys: jwtauth.LocalKeys(jwksOf(map[string]string{"k1": "ES256"},
+					map[string]crypto.Signer{"k1": testKey("ES256", 0)}))}}}
+			tc.mutate(&cfg)
+			_, err := jwtauth.New(context.Background(), cfg)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// Many goroutines hitting, storing and evicting in one small cache: run with -race.
+func TestCache_ConcurrentHitsStoresAndEvictions(t *testing.T) {
+	f, _ := cachedLocal(t, func(c *jwtauth.Config) { c.CacheBytes = 256 << 10 })
+	toks := make([]string, 400)
+	for i := range toks {
+		toks[i] = f.token(nil, map[string]any{"jti": fmt.Sprint(i)})
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 300; i++ {
+				tok := toks[(i*7+g*101)%len(toks)]
+				if i%3 != 0 {
+					tok = toks[g] // a hot token per goroutine
+				}
+				c, err := f.verify(tok)
+				if !assert.NoError(t, err) {
+					return
+				}
+				c.Scopes[0] = fmt.Sprint("mutated by ", g) // each caller owns its copy
+			}
+		}()
+	}
+	wg.Wait()
+	c, err := f.verify(toks[0])
+	require.NoError(t, err)
+	assert.Equal(t, []string{"read:messages", "write:messages"}, c.Scopes)
+	_, bytes := jwtauth.CacheUsage(f.v)
+	assert.LessOrEqual(t, bytes, 256<<10)
 }
 
 func TestCache_DropsEntriesWhoseKeyLeftTheSet(t *testing.T) {
 	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
 	p := &cacheProbe{}
 	v := remoteVerifier(t, idp, func(c *jwtauth.Config) {
-		c.CacheSize = 64
 		c.OnVerify = p.observe
 		c.JWKS.RefreshInterval = 50 * time.Millisecond
 	})
@@ -178,7 +285,6 @@ func TestCache_NeverOutlivesTheStaleKeysBound(t *testing.T) {
 	p := &cacheProbe{}
 	v := remoteVerifier(t, idp, func(c *jwtauth.Config) {
 		c.Clock = clock.Now
-		c.CacheSize = 64
 		c.OnVerify = p.observe
 		c.JWKS.MaxStale = time.Hour
 		c.JWKS.MaxWait = 100 * time.Millisecond
@@ -242,4 +348,51 @@ func TestCache_MalleatedECDSASignatureIsASecondEntryWithTheSameClaims(t *testing
 	_, err = f.verify(tok[:dot+1] + base64.RawURLEncoding.EncodeToString(bad))
 	assert.ErrorIs(t, err, jwt.ErrTokenSignatureInvalid)
 	assert.False(t, p.cached())
+}
+
+// BenchmarkVerifyCacheHit measures Verify answered by the cache: the same token every time.
+func BenchmarkVerifyCacheHit(b *testing.B) {
+	for _, alg := range []string{"ES256", "RS256"} {
+		b.Run(alg, func(b *testing.B) {
+			f := newLocal(b, alg)
+			tok := f.token(nil, nil)
+			_, err := f.verify(tok)
+			require.NoError(b, err)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := f.verify(tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkVerifyCacheMiss measures Verify that checks the signature: with the cache off, and with the cache
+// on but too small for the tokens cycled through it, so that every verification also stores and evicts.
+func BenchmarkVerifyCacheMiss(b *testing.B) {
+	for _, alg := range []string{"ES256", "RS256"} {
+		for _, mode := range []string{"off", "evicting"} {
+			b.Run(alg+"/"+mode, func(b *testing.B) {
+				f := newLocal(b, alg, func(c *jwtauth.Config) {
+					c.CacheBytes = jwtauth.CacheOff
+					if mode == "evicting" {
+						c.CacheBytes = 256 << 10 // about 200 entries for the 256 tokens cycled through
+					}
+				})
+				toks := make([]string, 256)
+				for i := range toks {
+					toks[i] = f.token(nil, map[string]any{"jti": fmt.Sprint(i)})
+				}
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if _, err := f.verify(toks[i%len(toks)]); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+		}
+	}
 }

@@ -190,19 +190,33 @@ func GetClaim[T any](c *Claims, name string) (T, error) {
 	return v, nil
 }
 
+// ownedClaims is a Claims with room for its lists, so that the copy a cache hit hands out is usually one
+// allocation.
+type ownedClaims struct {
+	Claims
+	lists [6]string
+}
+
 // clone returns a deep copy, so a cached Claims cannot be changed through one handed out, with no ClaimsAs
-// results: each request decodes its own. Audience, Scopes and Roles share one new backing array, capped so
-// that appending to one cannot overwrite another.
+// results: each request decodes its own. The payload JSON is shared: nothing writes it, and RawJSON copies.
+// Audience, Scopes and Roles share one new backing array, capped so that appending to one cannot overwrite
+// another.
 func (c *Claims) clone() *Claims {
-	d := &Claims{
+	o := &ownedClaims{Claims: Claims{
 		Issuer: c.Issuer, Subject: c.Subject, ExpiresAt: c.ExpiresAt, NotBefore: c.NotBefore,
 		IssuedAt: c.IssuedAt, ID: c.ID, KeyID: c.KeyID, Algorithm: c.Algorithm, raw: c.raw, v: c.v,
 		cnf: c.cnf, hasCnf: c.hasCnf, DPoPThumbprint: c.DPoPThumbprint,
 		Audience: c.Audience, Scopes: c.Scopes, Roles: c.Roles,
-	}
+	}}
+	d := &o.Claims
 	na, ns := len(c.Audience), len(c.Scopes)
 	if n := na + ns + len(c.Roles); n > 0 {
-		buf := make([]string, 0, n)
+		var buf []string
+		if n <= len(o.lists) {
+			buf = o.lists[:0:n]
+		} else {
+			buf = make([]string, 0, n)
+		}
 		buf = append(buf, c.Audience...)
 		buf = append(buf, c.Scopes...)
 		buf = append(buf, c.Roles...)

@@ -68,7 +68,7 @@ type appClaims struct {
 }
 
 func TestClaimsAs_DecodesOncePerRequest(t *testing.T) {
-	f := newLocal(t, "ES256", func(c *jwtauth.Config) { c.CacheSize = 16 })
+	f := newLocal(t, "ES256") // the cache is on by default
 	tok := f.token(nil, map[string]any{"sub": "alice", "email": "a@example.com", "https://example.com/tenant": "t1"})
 	c, err := f.verify(tok)
 	require.NoError(t, err)
@@ -201,7 +201,7 @@ func TestDecode_RefusesCaseVariantsAlongRolePaths(t *testing.T) {
 }
 
 func TestClaims_CloneKeepsRolesPrivate(t *testing.T) {
-	f := newLocal(t, "ES256", withRoles(jwtauth.RolesAt("roles")), func(c *jwtauth.Config) { c.CacheSize = 16 })
+	f := newLocal(t, "ES256", withRoles(jwtauth.RolesAt("roles"))) // the cache is on by default
 	tok := f.token(nil, map[string]any{"roles": []string{"a", "b"}, "scope": "s1 s2"})
 	c1, err := f.verify(tok)
 	require.NoError(t, err)

@@ -94,7 +94,7 @@ func TestDPoP_CacheDoesNotDowngrade(t *testing.T) {
 	base := newDPoPFixture(t, jwtauth.DPoPOptional, jwtauth.DPoPOptions{})
 	ti := base.issuer.TrustedIssuer()
 	ti.DPoP = jwtauth.DPoPOptional
-	v, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{ti}, CacheSize: 16,
+	v, err := jwtauth.New(context.Background(), jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{ti},
 		DPoP: jwtauth.DPoPOptions{ExternalURL: "https://api.example"}, Clock: base.clock.Now, Logger: quietLogger(t)})
 	require.NoError(t, err)
 	defer v.Close()
@@ -106,6 +106,41 @@ func TestDPoP_CacheDoesNotDowngrade(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, w.Code)
 	_, err = v.Verify(context.Background(), tok)
 	assert.ErrorIs(t, err, jwtauth.ErrSenderConstrained)
+}
+
+// A cached DPoP-bound token skips its signature check, never its proof: each request needs a fresh proof by
+// the bound key, so a replayed proof, a proof by another key and no proof are refused on cache hits too.
+func TestDPoP_CachedTokenStillNeedsAFreshProof(t *testing.T) {
+	f := newDPoPFixture(t, jwtauth.DPoPRequired, jwtauth.DPoPOptions{}) // the cache is on by default
+	tok := f.boundToken(t)
+	h := f.v.RequireAuth(&okHandler{})
+	first := f.request(t, "https://api.example/", tok, "")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, first)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, f.request(t, "https://api.example/", tok, ""))
+	require.Equal(t, http.StatusOK, w.Code, "a fresh proof with the cached token")
+
+	other := newDPoPFixture(t, jwtauth.DPoPRequired, jwtauth.DPoPOptions{})
+	for _, tc := range []struct {
+		name string
+		req  *http.Request
+	}{
+		{"replayed proof", first},
+		{"proof by another key", other.request(t, "https://api.example/", tok, "")},
+		{"no proof", func() *http.Request {
+			r := f.request(t, "https://api.example/", tok, "")
+			r.Header.Del("DPoP")
+			return r
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, tc.req)
+			assert.Equal(t, http.StatusUnauthorized, w.Code)
+		})
+	}
 }
 
 func TestDPoP_NonceRoundTripAndRotation(t *testing.T) {

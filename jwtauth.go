@@ -58,9 +58,14 @@ type Config struct {
 	// MaxTokenSize bounds the token length in bytes, checked before anything is decoded.
 	// Zero means DefaultMaxTokenSize (16 KiB).
 	MaxTokenSize int
-	// CacheSize, when positive, turns on a cache of that many verified tokens, keyed by a hash of the token.
-	// A hit skips the signature check but still checks exp, nbf and max age against the clock, and is dropped
-	// when its key leaves the key set. Tokens over 4 KiB are not cached.
+	// CacheBytes bounds the memory of the verified-token cache, counted from each entry's real size (token,
+	// payload JSON, claims, bookkeeping). Zero means DefaultCacheBytes (32 MiB); CacheOff turns the cache off;
+	// at least 256 KiB otherwise. A hit skips the signature check only: exp, nbf and MaxAge are checked against
+	// the clock, the key must still be in the issuer's key set, cnf bindings (DPoP, certificates), Validate
+	// and Revocations are checked as on a miss, and failures are never cached. Tokens over 4 KiB are not cached.
+	CacheBytes int
+	// Deprecated: CacheSize counted entries; the cache is now bounded in bytes by CacheBytes and on by
+	// default. New refuses a non-zero CacheSize with a hint: remove it, or set CacheBytes.
 	CacheSize int
 	// Clock returns the current time. Nil means time.Now. Tests inject a fixed clock here.
 	Clock func() time.Time
@@ -292,8 +297,11 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.MaxTokenSize < 0 || cfg.MaxTokenSize > 1<<20 {
 		bad("Config.MaxTokenSize %d is out of range: use 0 (default %d) up to 1 MiB", cfg.MaxTokenSize, DefaultMaxTokenSize)
 	}
-	if cfg.CacheSize < 0 {
-		bad("Config.CacheSize %d is negative: use 0 for no cache", cfg.CacheSize)
+	if cfg.CacheSize != 0 {
+		bad("Config.CacheSize is replaced by Config.CacheBytes, a bound in bytes, and the cache is on by default (%d MiB): remove CacheSize %d, or set CacheBytes (an entry takes about 1.5 KiB) or CacheBytes: jwtauth.CacheOff", DefaultCacheBytes>>20, cfg.CacheSize)
+	}
+	if cfg.CacheBytes < CacheOff || cfg.CacheBytes > 0 && cfg.CacheBytes < minCacheBytes {
+		bad("Config.CacheBytes %d is out of range: use 0 (default %d MiB), at least %d KiB, or jwtauth.CacheOff (-1) for no cache", cfg.CacheBytes, DefaultCacheBytes>>20, minCacheBytes>>10)
 	}
 	if cfg.RequiredType != "" {
 		v.requiredType = normalizeType(cfg.RequiredType)
@@ -463,8 +471,11 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	if cfg.CacheSize > 0 {
-		v.cache = newTokenCache(cfg.CacheSize)
+	switch {
+	case cfg.CacheBytes == 0:
+		v.cache = newTokenCache(DefaultCacheBytes)
+	case cfg.CacheBytes > 0:
+		v.cache = newTokenCache(cfg.CacheBytes)
 	}
 
 	// Background work must outlive a startup context (a timeout cancelled once New returns): only Close ends it.

@@ -659,7 +659,6 @@ func TestVerify_OutcomeNamesTheConfiguredIssuerNeverTokenText(t *testing.T) {
 	const template = "https://login.example.test/{tenantid}/v2.0"
 	var got []jwtauth.Outcome
 	f := newLocal(t, "ES256", func(c *jwtauth.Config) {
-		c.CacheSize = 16
 		c.OnVerify = func(_ context.Context, o jwtauth.Outcome) { got = append(got, o) }
 		c.Issuers = append(c.Issuers, jwtauth.TrustedIssuer{
 			Issuer: template, Audiences: []string{testAudience}, Algorithms: []string{"ES256"},

@@ -187,7 +187,6 @@ func TestRequireAuth_CachedCertificateBoundTokenIsCheckedAgain(t *testing.T) {
 	certB, _ := clientCert(t, "client-b")
 	var outcomes []jwtauth.Outcome
 	f := newLocal(t, "ES256", withMTLS(jwtauth.MTLSAllowed), func(c *jwtauth.Config) {
-		c.CacheSize = 16
 		c.OnVerify = func(_ context.Context, o jwtauth.Outcome) { outcomes = append(outcomes, o) }
 	})
 	srv := tlsServer(t, f.v.RequireAuth(&okHandler{}), tls.RequestClientCert)

@@ -123,7 +123,6 @@ func TestVerify_RevokedTokenIsRefusedAlsoOnCacheHit(t *testing.T) {
 	f := newLocal(t, "ES256", func(c *jwtauth.Config) {
 		l = jwtauth.NewRevocationList(10, nil)
 		c.Revocations = l
-		c.CacheSize = 16
 	})
 	tok := f.token(nil, map[string]any{"jti": "j1"})
 	_, err := f.verify(tok)

@@ -377,8 +377,8 @@ func BenchmarkVerify_Roles(b *testing.B) {
 		for _, cached := range []bool{false, true} {
 			b.Run(fmt.Sprintf("%s/cached=%v", bc.name, cached), func(b *testing.B) {
 				f := newLocal(b, "ES256", withRoles(bc.rcs...), func(c *jwtauth.Config) {
-					if cached {
-						c.CacheSize = 16
+					if !cached {
+						c.CacheBytes = jwtauth.CacheOff
 					}
 				})
 				tok := f.token(nil, claims)

@@ -169,13 +169,13 @@ var rows = []row{
 	{name: "golang-jwt", direct: golangJWT},
 	{name: "keyfunc", handler: keyfuncHandler},
 	{name: "jwtauth", handler: func(tb testing.TB, f *fixture) http.Handler {
-		return newJWTAuth(tb, f, 0).RequireAuth(okHandler)
+		return newJWTAuth(tb, f, jwtauth.CacheOff).RequireAuth(okHandler)
 	}},
 	{name: "jwtauth+scope", scoped: true, handler: func(tb testing.TB, f *fixture) http.Handler {
-		return newJWTAuth(tb, f, 0).RequireAuth(jwtauth.RequireScope(needed)(okHandler))
+		return newJWTAuth(tb, f, jwtauth.CacheOff).RequireAuth(jwtauth.RequireScope(needed)(okHandler))
 	}},
 	{name: "jwtauth-cached", handler: func(tb testing.TB, f *fixture) http.Handler {
-		return newJWTAuth(tb, f, 1024).RequireAuth(okHandler)
+		return newJWTAuth(tb, f, 0).RequireAuth(okHandler) // the default cache
 	}},
 	{name: "auth0-v2", expOptional: true, handler: func(tb testing.TB, f *fixture) http.Handler {
 		return auth0V2(tb, f, false)
@@ -466,8 +466,10 @@ func keyfuncHandler(tb testing.TB, f *fixture) http.Handler {
 	})
 }
 
-// newJWTAuth is a Verifier with the key given locally (no network), every other setting at its default.
-func newJWTAuth(tb testing.TB, f *fixture, cacheSize int) *jwtauth.Verifier {
+// newJWTAuth is a Verifier with the key given locally (no network) and Config.CacheBytes cacheBytes
+// (jwtauth.CacheOff for rows that check the signature on every request, 0 for the default cache), every other
+// setting at its default.
+func newJWTAuth(tb testing.TB, f *fixture, cacheBytes int) *jwtauth.Verifier {
 	v, err := jwtauth.New(context.Background(), jwtauth.Config{
 		Issuers: []jwtauth.TrustedIssuer{{
 			Issuer:     issuer,
@@ -475,7 +477,7 @@ func newJWTAuth(tb testing.TB, f *fixture, cacheSize int) *jwtauth.Verifier {
 			Algorithms: []string{f.alg},
 			Keys:       jwtauth.LocalKeys(f.jwks),
 		}},
-		CacheSize: cacheSize,
+		CacheBytes: cacheBytes,
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -1,0 +1,16 @@
+package jwtauth
+
+// CacheUsage reports how many entries the verified-token cache of v holds and the bytes they account for.
+func CacheUsage(v *Verifier) (entries, bytes int) {
+	if v.cache == nil {
+		return 0, 0
+	}
+	for i := range v.cache.shards {
+		s := &v.cache.shards[i]
+		s.mu.RLock()
+		entries += len(s.entries)
+		bytes += s.used
+		s.mu.RUnlock()
+	}
+	return entries, bytes
+}
