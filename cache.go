@@ -8,8 +8,9 @@ import (
 	"unsafe"
 )
 
-// DefaultCacheBytes bounds the verified-token cache when Config.CacheBytes is zero: about 20,000 typical
-// access tokens (an entry is its token, its payload JSON and about 1 KiB of bookkeeping).
+// DefaultCacheBytes bounds the verified-token cache when Config.CacheBytes is zero: about 13,000 typical
+// access tokens (an entry is its token, its payload JSON, its claims and about 600 bytes of bookkeeping:
+// 2.3 KiB for a 790-byte ES256 token, 2.6 KiB for a 1,050-byte RS256 one), so 10,000 clients all hit.
 const DefaultCacheBytes = 32 << 20
 
 // CacheOff, as Config.CacheBytes, turns the verified-token cache off: every Verify checks the signature.
@@ -207,14 +208,25 @@ func entrySize(token string, c *Claims) int {
 	return entryOverhead + n + n/8
 }
 
-// equalConstantTime compares two strings in time that depends only on their length.
+// equalConstantTime compares two strings in time that depends only on their length, eight bytes at a time
+// (the compiler merges load64's byte loads into one): a byte loop was the largest cost of a cache hit.
 func equalConstantTime(a, b string) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	var d byte
-	for i := 0; i < len(a); i++ {
-		d |= a[i] ^ b[i]
+	var d uint64
+	i := 0
+	for ; i+8 <= len(a); i += 8 {
+		d |= load64(a, i) ^ load64(b, i)
+	}
+	for ; i < len(a); i++ {
+		d |= uint64(a[i] ^ b[i])
 	}
 	return d == 0
+}
+
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }

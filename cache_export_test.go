@@ -14,3 +14,6 @@ func CacheUsage(v *Verifier) (entries, bytes int) {
 	}
 	return entries, bytes
 }
+
+// EqualConstantTime is the token comparison of cache hits.
+var EqualConstantTime = equalConstantTime

@@ -298,7 +298,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		bad("Config.MaxTokenSize %d is out of range: use 0 (default %d) up to 1 MiB", cfg.MaxTokenSize, DefaultMaxTokenSize)
 	}
 	if cfg.CacheSize != 0 {
-		bad("Config.CacheSize is replaced by Config.CacheBytes, a bound in bytes, and the cache is on by default (%d MiB): remove CacheSize %d, or set CacheBytes (an entry takes about 1.5 KiB) or CacheBytes: jwtauth.CacheOff", DefaultCacheBytes>>20, cfg.CacheSize)
+		bad("Config.CacheSize is replaced by Config.CacheBytes, a bound in bytes, and the cache is on by default (%d MiB): remove CacheSize %d, or set CacheBytes (an entry takes about 2.5 KiB) or CacheBytes: jwtauth.CacheOff", DefaultCacheBytes>>20, cfg.CacheSize)
 	}
 	if cfg.CacheBytes < CacheOff || cfg.CacheBytes > 0 && cfg.CacheBytes < minCacheBytes {
 		bad("Config.CacheBytes %d is out of range: use 0 (default %d MiB), at least %d KiB, or jwtauth.CacheOff (-1) for no cache", cfg.CacheBytes, DefaultCacheBytes>>20, minCacheBytes>>10)
