@@ -5,8 +5,10 @@ import (
 	"crypto"
 	"crypto/elliptic"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"math/big"
+	"net/http"
 	"runtime"
 	"strings"
 	"sync"
@@ -279,6 +281,37 @@ func TestCache_DropsEntriesWhoseKeyLeftTheSet(t *testing.T) {
 	assert.False(t, p.cached())
 }
 
+// A kid that comes back naming another key (a botched rotation, a compromised key replaced in place) must not
+// let the cache vouch for tokens of the old key: the entry keeps the key itself, not its kid.
+func TestCache_DropsEntriesWhoseKidNowNamesAnotherKey(t *testing.T) {
+	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
+	p := &cacheProbe{}
+	v := remoteVerifier(t, idp, func(c *jwtauth.Config) {
+		c.OnVerify = p.observe
+		c.JWKS.RefreshInterval = 50 * time.Millisecond
+	})
+	tok := idp.Mint(nil)
+	for i := 0; i < 2; i++ {
+		_, err := v.Verify(context.Background(), tok)
+		require.NoError(t, err)
+	}
+	require.True(t, p.cached())
+
+	set, err := json.Marshal(map[string]any{"keys": []any{jwtauthtest.PublicJWK(jwtauthtest.NewKey("ES256").Public(), idp.KeyID(), "ES256")}})
+	require.NoError(t, err)
+	idp.SetJWKSHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(set)
+	}))
+	require.Eventually(t, func() bool {
+		_, err := v.Verify(context.Background(), tok)
+		return err != nil
+	}, 5*time.Second, 20*time.Millisecond)
+	_, err = v.Verify(context.Background(), tok)
+	assert.ErrorIs(t, err, jwt.ErrTokenSignatureInvalid, "checked against the key the kid names now")
+	assert.False(t, p.cached())
+}
+
 func TestCache_NeverOutlivesTheStaleKeysBound(t *testing.T) {
 	idp := jwtauthtest.NewIdP(t, jwtauthtest.WithAlgorithm("ES256"))
 	clock := &fixedClock{now: time.Now()}
@@ -297,6 +330,42 @@ func TestCache_NeverOutlivesTheStaleKeysBound(t *testing.T) {
 	_, err = v.Verify(context.Background(), tok)
 	assert.ErrorIs(t, err, jwtauth.ErrKeysUnavailable)
 	assert.False(t, p.cached())
+}
+
+// Copies keep up to 6 list items inside the one allocation and put longer lists in a second: both kinds are
+// private, roles included, and the payload JSON they share cannot be written through RawJSON.
+func TestCache_CopiesArePrivateWhateverTheirSize(t *testing.T) {
+	for _, n := range []int{1, 12} {
+		t.Run(fmt.Sprint(n, " roles"), func(t *testing.T) {
+			roles := make([]string, n)
+			for i := range roles {
+				roles[i] = fmt.Sprint("role-", i)
+			}
+			f, p := cachedLocal(t, withRoles(jwtauth.RolesAt("roles")))
+			tok := f.token(nil, map[string]any{"roles": roles})
+			c1, err := f.verify(tok)
+			require.NoError(t, err)
+			c2, err := f.verify(tok)
+			require.NoError(t, err)
+			require.True(t, p.cached())
+			for _, c := range []*jwtauth.Claims{c1, c2} {
+				c.Roles[0], c.Scopes[0], c.Audience[0] = "admin", "admin", "admin"
+				_ = append(c.Roles[:1], "appended")
+				raw := c.RawJSON()
+				copy(raw, "XXXXXXXX")
+			}
+			c3, err := f.verify(tok)
+			require.NoError(t, err)
+			assert.True(t, p.cached())
+			assert.Equal(t, roles, c3.Roles)
+			assert.Equal(t, []string{"read:messages", "write:messages"}, c3.Scopes)
+			assert.Equal(t, []string{testAudience}, c3.Audience)
+			assert.True(t, json.Valid(c3.RawJSON()))
+			sub, err := jwtauth.GetClaim[string](c3, "sub")
+			require.NoError(t, err)
+			assert.Equal(t, "user-1", sub)
+		})
+	}
 }
 
 func TestCache_CopiesDoNotShareAppendableStorage(t *testing.T) {
