@@ -2075,3 +2075,55 @@ func atkDPoPChallenges(row atkDPoPRow) []string {
 	}
 	return []string{"Bearer" + errAttr, "DPoP " + atkDPoPAlgs}
 }
+
+// TestAttack_NearMissesOfACachedToken: the verified-token cache is on by default, so a valid token is cached
+// before an attacker who holds it tries variants of it. Each variant is a different string, so it misses the
+// cache (entries are confirmed on the exact bytes, in full) and is verified from scratch; none reaches the
+// handler, and the original is still answered by the cache afterwards.
+func TestAttack_NearMissesOfACachedToken(t *testing.T) {
+	p := &cacheProbe{}
+	f := newLocal(t, "ES256", func(c *jwtauth.Config) { c.OnVerify = p.observe })
+	tok := f.token(nil, nil)
+	h := &okHandler{}
+	route := f.v.RequireAuth(h)
+	for i := 0; i < 2; i++ {
+		require.Equal(t, http.StatusOK, serve(route, "Bearer "+tok).Code)
+	}
+	require.True(t, p.cached())
+	hd, pl, sig := atkSplit(tok)
+	flip := func(s string, i int) string {
+		b := []byte(s)
+		if b[i] == 'A' {
+			b[i] = 'B'
+		} else {
+			b[i] = 'A'
+		}
+		return string(b)
+	}
+	longer := atkJSON(atkMerge(f.claims(nil), map[string]any{"exp": f.clock.Now().Add(100 * time.Hour).Unix()}))
+	for _, tc := range []struct{ name, tok string }{
+		{"last signature character changed", hd + "." + pl + "." + flip(sig, len(sig)-1)},
+		{"first character changed", flip(tok, 0)},
+		{"exp extended, signature kept", hd + "." + atkB64(longer) + "." + sig},
+		{"alg none, payload and signature kept", atkB64([]byte(`{"alg":"none","kid":"k1"}`)) + "." + pl + "." + sig},
+		{"signature dropped", hd + "." + pl + "."},
+		{"one byte longer", tok + "A"},
+		{"one byte shorter", tok[:len(tok)-1]},
+		{"base64 padding added", tok + "=="},
+		{"header of another token, same payload and signature", func() string {
+			h2, _, _ := atkSplit(f.token(map[string]any{"typ": "at+jwt"}, nil))
+			return h2 + "." + pl + "." + sig
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.NotEqual(t, tok, tc.tok)
+			reached := h.count()
+			w := serve(route, "Bearer "+tc.tok)
+			assert.Equal(t, http.StatusUnauthorized, w.Code)
+			assert.False(t, p.cached(), "a variant is never a hit")
+			assert.Equal(t, reached, h.count(), "a variant reached the handler")
+		})
+	}
+	require.Equal(t, http.StatusOK, serve(route, "Bearer "+tok).Code)
+	assert.True(t, p.cached(), "the original stays cached")
+}
