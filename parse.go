@@ -7,6 +7,8 @@ package jwtauth
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode"
@@ -25,6 +27,23 @@ var b64dec = func() (t [256]byte) {
 	}
 	return t
 }()
+
+// b64quad[k] is b64dec shifted into the place of the k-th character of a four-character group, with
+// b64bad set for bytes outside the alphabet: a group decodes with four lookups, three ORs and one check.
+var b64quad = func() (t [4][256]uint32) {
+	for c, v := range b64dec {
+		for k := range t {
+			if v == 0xff {
+				t[k][c] = b64bad
+			} else {
+				t[k][c] = uint32(v) << (18 - 6*k)
+			}
+		}
+	}
+	return t
+}()
+
+const b64bad = 1 << 31
 
 const (
 	maxJSONDepth = 32
@@ -66,17 +85,35 @@ func decodeSegment(dst []byte, seg string) ([]byte, bool) {
 	if n%4 == 1 {
 		return nil, false
 	}
-	if need := n / 4 * 3; cap(dst) < need+2 {
+	// need+2: the loop below stores eight bytes for every six it decodes.
+	need := n / 4 * 3
+	if n%4 != 0 {
+		need += n%4 - 1
+	}
+	if cap(dst) < need+2 {
 		dst = make([]byte, 0, need+2)
 	}
-	out := dst[:0]
-	i := 0
-	for ; i+4 <= n; i += 4 {
-		a, b, c, d := b64dec[seg[i]], b64dec[seg[i+1]], b64dec[seg[i+2]], b64dec[seg[i+3]]
-		if (a|b|c|d)&0xc0 != 0 {
+	out := dst[:need+2]
+	in, o := seg, out
+	// Eight characters at a time, stored as eight bytes of which the last two are overwritten by the next
+	// group (or are slack): the per-request work of Verify is mostly this loop.
+	for len(in) >= 8 && len(o) >= 8 {
+		q := b64quad[0][in[0]] | b64quad[1][in[1]] | b64quad[2][in[2]] | b64quad[3][in[3]]
+		r := b64quad[0][in[4]] | b64quad[1][in[5]] | b64quad[2][in[6]] | b64quad[3][in[7]]
+		if (q|r)&b64bad != 0 {
 			return nil, false
 		}
-		out = append(out, a<<2|b>>4, b<<4|c>>2, c<<6|d)
+		binary.BigEndian.PutUint64(o, uint64(q)<<40|uint64(r)<<16)
+		in, o = in[8:], o[6:]
+	}
+	i, j := n-len(in), len(out)-len(o)
+	if len(in) >= 4 {
+		q := b64quad[0][in[0]] | b64quad[1][in[1]] | b64quad[2][in[2]] | b64quad[3][in[3]]
+		if q&b64bad != 0 {
+			return nil, false
+		}
+		out[j], out[j+1], out[j+2] = byte(q>>16), byte(q>>8), byte(q)
+		i, j = i+4, j+3
 	}
 	switch n - i {
 	case 2:
@@ -84,15 +121,15 @@ func decodeSegment(dst []byte, seg string) ([]byte, bool) {
 		if (a|b)&0xc0 != 0 || b&0x0f != 0 {
 			return nil, false
 		}
-		out = append(out, a<<2|b>>4)
+		out[j] = a<<2 | b>>4
 	case 3:
 		a, b, c := b64dec[seg[i]], b64dec[seg[i+1]], b64dec[seg[i+2]]
 		if (a|b|c)&0xc0 != 0 || c&0x03 != 0 {
 			return nil, false
 		}
-		out = append(out, a<<2|b>>4, b<<4|c>>2)
+		out[j], out[j+1] = a<<2|b>>4, b<<4|c>>2
 	}
-	return out, true
+	return out[:need], true
 }
 
 // header holds the JOSE header members jwtauth acts on. jku, x5u, jwk and x5c are deliberately not read:
@@ -327,6 +364,15 @@ func (r *jsonReader) stringBytes() ([]byte, bool) {
 	}
 	r.i++
 	start := r.i
+	// Eight bytes at a time to the first quote, backslash or control character; the loop below reads it
+	// (and reads the last bytes of the segment, fewer than eight).
+	for r.i+8 <= len(r.b) {
+		if m := specialBytes(binary.LittleEndian.Uint64(r.b[r.i:])); m != 0 {
+			r.i += bits.TrailingZeros64(m) >> 3
+			break
+		}
+		r.i += 8
+	}
 	for r.i < len(r.b) {
 		c := r.b[r.i]
 		switch {
@@ -342,6 +388,16 @@ func (r *jsonReader) stringBytes() ([]byte, bool) {
 		r.i++
 	}
 	return nil, r.fail("unterminated string")
+}
+
+// specialBytes has the high bit set in the byte of x that is the first (lowest) '"', '\\' or byte below 0x20,
+// and possibly in later ones; it is zero when there is none. These are the "haszero" and "hasless" bit tricks:
+// a borrow only ever runs upwards from a byte that matched.
+func specialBytes(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (ones * '"')
+	b := x ^ (ones * '\\')
+	return ((q-ones)&^q | (b-ones)&^b | (x-ones*0x20)&^x) & highs
 }
 
 // escapedString continues stringBytes once a backslash is found, building an unescaped copy.

@@ -46,6 +46,53 @@ func TestDecodeSegment_IsStrict(t *testing.T) {
 	}
 }
 
+// The decoder works eight characters at a time: every length and every position of a bad character must
+// give what encoding/base64's strict decoder gives.
+func TestDecodeSegment_AgreesWithEncodingBase64AtEveryLengthAndPosition(t *testing.T) {
+	for n := 0; n <= 40; n++ {
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(i*37 + n)
+		}
+		seg := base64.RawURLEncoding.EncodeToString(data)
+		got, ok := decodeSegment(nil, seg)
+		require.True(t, ok, seg)
+		assert.Equal(t, data, got, seg)
+		for i := range seg {
+			for _, c := range []byte{'=', '+', '/', '.', ' ', 0, 0x80, 0xff} {
+				bad := seg[:i] + string(c) + seg[i+1:]
+				_, ok := decodeSegment(nil, bad)
+				assert.False(t, ok, "%q", bad)
+			}
+		}
+	}
+}
+
+// The reader skips eight bytes at a time through a string: a quote, a backslash or a control character must
+// be found at every position, next to any other byte.
+func TestJSONReader_FindsEveryStringDelimiterAtEveryPosition(t *testing.T) {
+	for i := 0; i < 24; i++ {
+		for c := 0; c < 256; c++ {
+			s := []byte(strings.Repeat("a", 24))
+			s[i] = byte(c)
+			r := jsonReader{b: append(append([]byte{'"'}, s...), '"')}
+			got, ok := r.stringBytes()
+			switch {
+			case c == '"':
+				require.True(t, ok)
+				assert.Equal(t, string(s[:i]), string(got), "string ends at the first quote")
+			case c == '\\':
+				assert.False(t, ok, "a backslash before an 'a' is a bad escape") // \a is not an escape
+			case c < 0x20:
+				assert.False(t, ok, "control character %#x at %d", c, i)
+			default:
+				require.True(t, ok, "byte %#x at %d", c, i)
+				assert.Equal(t, string(s), string(got))
+			}
+		}
+	}
+}
+
 func TestParsePayload_ReadsRegisteredClaims(t *testing.T) {
 	var p payload
 	err := parsePayload([]byte(`{"iss":"i","sub":"s","aud":["a","b"],"exp":1800000000.25,"nbf":1,"iat":2,"jti":"j",

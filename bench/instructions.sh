@@ -19,7 +19,7 @@ go test -c -o "$tmp/bench.test"
 
 count() { # alg row n → total instructions
   local out="$tmp/cg.out"
-  GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 valgrind --tool=callgrind --callgrind-out-file="$out" \
+  GODEBUG=asyncpreemptoff=1,cpu.rdtscp=off GOMAXPROCS=1 valgrind --tool=callgrind --callgrind-out-file="$out" \
     "$tmp/bench.test" -test.run '^$' -test.bench "^BenchmarkVerify\$/^$1\$/^$(printf '%s' "$2" | sed 's/+/\\+/g')\$" \
     -test.benchtime "${3}x" -test.cpu 1 >/dev/null 2>"$tmp/cg.err" || { cat "$tmp/cg.err" >&2; exit 1; }
   awk '/^totals:/ {print $2}' "$out"
