@@ -9,7 +9,7 @@ import (
 )
 
 // DefaultCacheBytes bounds the verified-token cache when Config.CacheBytes is zero: about 13,000 typical
-// access tokens (an entry is its token, its payload JSON, its claims and about 600 bytes of bookkeeping:
+// access tokens (an entry is its token, its payload JSON, its claims and about 650 bytes of bookkeeping:
 // 2.3 KiB for a 790-byte ES256 token, 2.6 KiB for a 1,050-byte RS256 one), so 10,000 clients all hit.
 const DefaultCacheBytes = 32 << 20
 
@@ -25,10 +25,10 @@ const maxCachedTokenSize = 4 << 10
 const cacheShards = 16
 
 // entryOverhead is what an entry costs besides its variable-length bytes: the entry and its Claims copy,
-// the shard's map slot and ring slot (a map slot with its share of empty slots at a 7/8 load factor after
-// doubling: about 40 bytes), and rounding to the allocator's size classes (up to 1/8 of each allocation,
-// added by entrySize).
-const entryOverhead = int(unsafe.Sizeof(cacheEntry{})+unsafe.Sizeof(ownedClaims{})) + 40 + 8 + 4
+// its sync.Map node (the node, the boxed key and its share of the trie's inner nodes: about 96 bytes), its
+// ring and free-list slots, and rounding to the allocator's size classes (up to 1/8 of each allocation,
+// added by entrySize for the variable part).
+const entryOverhead = int(unsafe.Sizeof(cacheEntry{})+unsafe.Sizeof(ownedClaims{})) + 96 + 8 + 8
 
 // tokenCache remembers verified tokens (Config.CacheBytes), like Envoy's jwt_cache_config. Only successful
 // verifications are stored, and every hit re-checks what can change with time: the key is still in the issuer's
@@ -36,9 +36,9 @@ const entryOverhead = int(unsafe.Sizeof(cacheEntry{})+unsafe.Sizeof(ownedClaims{
 //
 // Entries are found by a hash with a per-process random seed, then the token is compared in full in constant
 // time: an attacker can neither aim at a collision nor learn a cached token from how long a lookup takes.
-// Each of 16 shards holds at most 1/16 of the byte bound, counted from each entry's real size. Eviction is
-// CLOCK (second chance), so a hit only takes its shard's read lock and, at most once per pass of the hand,
-// sets a flag.
+// Each of 16 shards holds at most 1/16 of the byte bound, counted from each entry's real size. A hit takes
+// no lock: entries are found in a sync.Map (lock-free loads), and only stores and evictions take the shard's
+// mutex. Eviction is CLOCK (second chance), so a hit at most sets a flag, once per pass of the hand.
 type tokenCache struct {
 	seed   maphash.Seed
 	budget int // bytes per shard
@@ -46,13 +46,14 @@ type tokenCache struct {
 }
 
 type cacheShard struct {
-	mu      sync.RWMutex
-	entries map[uint64]*cacheEntry
+	entries sync.Map // uint64 hash → *cacheEntry; written only with mu held
+	mu      sync.Mutex
 	ring    []*cacheEntry // eviction order; nil slots are free
 	free    []int         // the nil slots of ring
 	hand    int
 	used    int      // bytes of the entries held
-	_       [64]byte // keeps each shard's lock on its own cache line
+	n       int      // entries held
+	_       [64]byte // keeps each shard's mutex on its own cache line
 }
 
 type cacheEntry struct {
@@ -72,11 +73,7 @@ type cacheEntry struct {
 }
 
 func newTokenCache(bytes int) *tokenCache {
-	c := &tokenCache{seed: maphash.MakeSeed(), budget: bytes / cacheShards}
-	for i := range c.shards {
-		c.shards[i].entries = make(map[uint64]*cacheEntry)
-	}
-	return c
+	return &tokenCache{seed: maphash.MakeSeed(), budget: bytes / cacheShards}
 }
 
 func (c *tokenCache) shard(h uint64) *cacheShard { return &c.shards[h>>60%cacheShards] }
@@ -89,9 +86,8 @@ func (c *tokenCache) get(v *Verifier, token string) (*Claims, *trust, bool) {
 	}
 	h := maphash.String(c.seed, token)
 	s := c.shard(h)
-	s.mu.RLock()
-	e := s.entries[h]
-	s.mu.RUnlock()
+	v0, _ := s.entries.Load(h)
+	e, _ := v0.(*cacheEntry)
 	if e == nil || !equalConstantTime(e.token, token) {
 		return nil, nil, false
 	}
@@ -149,8 +145,8 @@ func (c *tokenCache) put(token string, claims *Claims, p *payload, t *trust, key
 	s := c.shard(e.hash)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old := s.entries[e.hash]; old != nil {
-		s.remove(old)
+	if old, ok := s.entries.Load(e.hash); ok {
+		s.remove(old.(*cacheEntry))
 	}
 	for s.used+size > c.budget {
 		s.evict()
@@ -163,8 +159,9 @@ func (c *tokenCache) put(token string, claims *Claims, p *payload, t *trust, key
 		s.ring = append(s.ring, nil)
 	}
 	s.ring[e.slot] = e
-	s.entries[e.hash] = e
+	s.entries.Store(e.hash, e)
 	s.used += size
+	s.n++
 }
 
 // evict removes one entry with the clock hand: an entry hit since the hand last passed gets a second chance.
@@ -183,11 +180,11 @@ func (s *cacheShard) evict() {
 
 // remove drops e if it is still the entry for its hash. s.mu is held.
 func (s *cacheShard) remove(e *cacheEntry) {
-	if s.entries[e.hash] != e {
+	if !s.entries.CompareAndDelete(e.hash, e) {
 		return
 	}
-	delete(s.entries, e.hash)
 	s.ring[e.slot] = nil
+	s.n--
 	s.free = append(s.free, e.slot)
 	s.used -= e.size
 }

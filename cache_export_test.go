@@ -7,10 +7,10 @@ func CacheUsage(v *Verifier) (entries, bytes int) {
 	}
 	for i := range v.cache.shards {
 		s := &v.cache.shards[i]
-		s.mu.RLock()
-		entries += len(s.entries)
+		s.mu.Lock()
+		entries += s.n
 		bytes += s.used
-		s.mu.RUnlock()
+		s.mu.Unlock()
 	}
 	return entries, bytes
 }
