@@ -105,6 +105,46 @@ func ExampleLocalKeys() {
 	// jwtauth: signature is not canonical base64url
 }
 
+// The verified-token cache is on by default (Config.CacheBytes 0: 32 MiB): a token that comes back skips the
+// signature check, never the clock, its key or a revocation. CacheOff checks every signature.
+func ExampleConfig_cacheBytes() {
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	issuer := jwtauth.TrustedIssuer{
+		Issuer:     "https://login.example.com",
+		Audiences:  []string{"orders-api"},
+		Algorithms: []string{"ES256"},
+		Keys:       jwtauth.LocalKeys(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})),
+	}
+	token := jwtauthtest.SignRaw("ES256", priv, []byte(`{"alg":"ES256","typ":"JWT"}`), mustJSON(map[string]any{
+		"iss": "https://login.example.com", "aud": "orders-api", "sub": "user-42",
+		"exp": time.Now().Add(time.Hour).Unix(),
+	}))
+	for _, cacheBytes := range []int{0, jwtauth.CacheOff} {
+		v, err := jwtauth.New(context.Background(), jwtauth.Config{
+			Issuers:    []jwtauth.TrustedIssuer{issuer},
+			CacheBytes: cacheBytes,
+			OnVerify: func(_ context.Context, o jwtauth.Outcome) {
+				fmt.Printf("CacheBytes %d: %s, cached %v\n", cacheBytes, o.Reason, o.Cached)
+			},
+		})
+		if err != nil {
+			log.Fatal(err)
+		}
+		for i := 0; i < 2; i++ {
+			if _, err := v.Verify(context.Background(), token); err != nil {
+				log.Fatal(err)
+			}
+		}
+		_ = v.Close()
+	}
+	// Output:
+	// CacheBytes 0: ok, cached false
+	// CacheBytes 0: ok, cached true
+	// CacheBytes -1: ok, cached false
+	// CacheBytes -1: ok, cached false
+}
+
 // Require scopes per route. Scopes come from scope (space-delimited), scp, or Auth0's permissions.
 func ExampleRequireScope() {
 	idp := jwtauthtest.NewIdP(&exampleTB{}, jwtauthtest.WithAlgorithm("ES256"))
