@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -23,24 +22,13 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const howTo = `eval "$(bash .ci/services start)" at the repository root`
-
-// missing skips t (or fails it under CI=true) because what is not set up.
-func missing(t testing.TB, what string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true requires it): run %s", what, howTo)
-	}
-	t.Skipf("%s: run %s to run this test", what, howTo)
-}
-
 // PostgresURL returns the URL of a fresh, empty database on the server of JWTAUTH_TEST_POSTGRES_URL (a
 // superuser URL); the database is dropped when t ends.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("JWTAUTH_TEST_POSTGRES_URL")
 	if base == "" {
-		missing(t, "JWTAUTH_TEST_POSTGRES_URL is not set")
+		missing(t, `needs PostgreSQL: run eval "$(bash .ci/services start)" first (sets JWTAUTH_TEST_POSTGRES_URL)`)
 	}
 	u, err := url.Parse(base)
 	if err != nil {
@@ -92,7 +80,7 @@ func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
 	bin := pgBin()
 	if bin == "" {
-		missing(t, "PostgreSQL is not installed (no initdb in JWTAUTH_TEST_PG_BIN, PATH or /usr/lib/postgresql/*/bin)")
+		missing(t, "needs PostgreSQL installed (initdb in JWTAUTH_TEST_PG_BIN, on PATH or in /usr/lib/postgresql/*/bin): apt-get install -y postgresql")
 	}
 	dir, err := os.MkdirTemp("", "testsvc-pg-")
 	if err != nil {
@@ -184,15 +172,4 @@ func pgBin() string {
 func version(binDir string) int {
 	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
 	return n
-}
-
-// freePort is a loopback port free now; the cluster binds it right after.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
