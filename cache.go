@@ -189,12 +189,12 @@ func (s *cacheShard) remove(e *cacheEntry) {
 	s.used -= e.size
 }
 
-// entrySize is the memory an entry of token with claims c holds: the token copy, the payload JSON (shared by
-// every copy handed out, never written), the claim strings and slices, and the fixed overhead, plus 1/8 for
+// entrySize is the memory an entry of token with claims c holds: the token copy, the payload JSON's whole
+// buffer (shared by every copy handed out, never written), the claim strings and slices, and the fixed overhead, plus 1/8 for
 // the allocator's rounding. It counts strings that may share memory with the payload as separate, so it errs
 // high.
 func entrySize(token string, c *Claims) int {
-	n := len(token) + len(c.raw) + len(c.Issuer) + len(c.Subject) + len(c.ID) + len(c.KeyID) + len(c.Algorithm) +
+	n := len(token) + cap(c.raw) + len(c.Issuer) + len(c.Subject) + len(c.ID) + len(c.KeyID) + len(c.Algorithm) +
 		len(c.DPoPThumbprint) + len(c.cnf.x5t) + len(c.cnf.jkt)
 	for _, list := range [...][]string{c.Audience, c.Scopes, c.Roles} {
 		n += len(list) * int(unsafe.Sizeof(""))
