@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jwtauth-go/jwtauth"
+	"github.com/jwtauth-go/jwtauth/examples/internal/testsvc"
 	"github.com/jwtauth-go/jwtauth/jwtauthtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -517,31 +518,8 @@ func runBinary(t *testing.T, bin string, env []string) (code int, stdout, stderr
 	return 0, out.String(), errOut.String()
 }
 
-// listenAddr finds the address in the "listening" log line, or "".
-func listenAddr(logs string) string {
-	for line := range strings.Lines(logs) {
-		var entry struct{ Msg, Addr string }
-		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" {
-			return entry.Addr
-		}
-	}
-	return ""
-}
-
 // syncBuffer is a bytes.Buffer written by a child process and read by the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+type syncBuffer = testsvc.Logs
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// listenAddr finds the address in the "listening" log line, or "".
+func listenAddr(logs string) string { return testsvc.ListenAddr(logs) }

@@ -28,6 +28,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/jwtauth-go/jwtauth"
+	"github.com/jwtauth-go/jwtauth/examples/internal/testsvc"
 )
 
 // Passwords that pass the policies named after them.
@@ -57,22 +58,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // syncBuffer collects log output written from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testsvc.Logs
 
 // testServer is the login server running in-process on a loopback httptest server.
 type testServer struct {
