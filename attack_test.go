@@ -10,6 +10,10 @@ package jwtauth_test
 //	JWT libraries (CVE-2015-9235, CVE-2016-10555, CVE-2018-0114, CVE-2022-21449, CVE-2025-27144,
 //	CVE-2025-30204).
 //
+// Rows for surfaces that live in other modules are in those modules (this one cannot import their
+// dependencies): grpc/attack_test.go (gRPC metadata and method names), redis/attack_test.go (Redis keys and
+// memory: separators, huge values, Lua injection, entries not written by jwtauthredis).
+//
 // Helpers of this file carry the atk prefix.
 
 import (

@@ -31,8 +31,14 @@ func run(getenv func(string) string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "auth0-api:", err)
 		return 2
 	}
+	if cfg.redis != nil {
+		defer cfg.redis.Close()
+	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	cfg.auth.Logger = logger
+	if cfg.redis != nil {
+		checkRedis(logger, cfg.redis, cfg.redisPrefix)
+	}
 	metrics := newMetrics(&cfg.auth)
 
 	// The verifier outlives the signal: requests still in flight during shutdown may need a key refresh.

@@ -44,6 +44,9 @@ func startAPI(t *testing.T, env map[string]string, mutate ...func(*jwtauth.Confi
 	t.Helper()
 	cfg, err := loadConfig(envMap(env))
 	require.NoError(t, err)
+	if cfg.redis != nil {
+		t.Cleanup(func() { _ = cfg.redis.Close() })
+	}
 	cfg.auth.Logger = slog.New(slog.DiscardHandler)
 	cfg.auth.JWKS.MaxRetryInterval = time.Second // recover from an IdP outage within a second, not after 15 s
 	for _, m := range mutate {

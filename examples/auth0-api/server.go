@@ -7,12 +7,16 @@ import (
 	"strings"
 
 	"github.com/jwtauth-go/jwtauth"
+	"github.com/redis/go-redis/v9"
 )
 
 // config is everything the server needs, read from the environment by loadConfig.
 type config struct {
 	addr string
 	auth jwtauth.Config
+	// redis is the client of REDIS_URL, nil without it; run closes it.
+	redis       *redis.Client
+	redisPrefix string
 }
 
 // missingError names every required variable that is not set.
@@ -31,7 +35,8 @@ func (e *missingError) Error() string {
 }
 
 // loadConfig reads the environment variables of CONTRACTS.md through getenv (os.Getenv in main, a map in
-// tests). It reports every missing variable at once; the values themselves are checked by jwtauth.New.
+// tests). It reports every missing variable at once; the values themselves are checked by jwtauth.New. With
+// REDIS_URL the config holds a Redis client (not yet connected) for the caller to close.
 func loadConfig(getenv func(string) string) (config, error) {
 	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
 	domain, issuer, jwksURL := env("AUTH0_DOMAIN"), env("AUTH0_ISSUER"), env("JWKS_URL")
@@ -72,7 +77,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		ti.Algorithms = algs
 	}
 
-	cfg := config{addr: env("ADDR"), auth: jwtauth.Config{Issuers: []jwtauth.TrustedIssuer{ti}}}
+	cfg := config{addr: env("ADDR")}
+	if err := loadShared(env, &ti, &cfg); err != nil {
+		return config{}, err
+	}
+	cfg.auth.Issuers = []jwtauth.TrustedIssuer{ti}
 	if cfg.addr == "" {
 		cfg.addr = ":8080"
 	}
