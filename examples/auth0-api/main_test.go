@@ -463,25 +463,17 @@ func TestBinary(t *testing.T) {
 		assert.Contains(t, stderr, `algorithm "HS256" is not supported`)
 	})
 
+	t.Run("with REDIS_URL says where the shared state is, never logging the URL", func(t *testing.T) {
+		redisURL := testsvc.RedisURL(t)
+		_, logs, _, _ := startBinary(t, bin, jwtauthtest.NewIdP(t), "DPOP=allowed", "EXTERNAL_URL=https://api.example.test",
+			"REDIS_URL="+redisURL+"?dial_timeout=3s", "REDIS_PREFIX="+testsvc.RedisPrefix(t))
+		assert.Contains(t, logs.String(), `"msg":"DPoP replay store and revocation denylist in Redis"`)
+		assert.NotContains(t, logs.String(), "dial_timeout", "the URL is not logged")
+	})
+
 	t.Run("serves, logs without credentials, shuts down on SIGTERM", func(t *testing.T) {
 		idp := jwtauthtest.NewIdP(t)
-		env := []string{"ADDR=127.0.0.1:0"}
-		for k, v := range idpEnv(idp) {
-			env = append(env, k+"="+v)
-		}
-		var logs syncBuffer
-		cmd := exec.Command(bin)
-		cmd.Env, cmd.Stderr = env, &logs
-		require.NoError(t, cmd.Start())
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		t.Cleanup(func() { _ = cmd.Process.Kill() })
-
-		var addr string
-		require.Eventually(t, func() bool {
-			addr = listenAddr(logs.String())
-			return addr != ""
-		}, 20*time.Second, 10*time.Millisecond, "the server logs its address; logs: %s", &logs)
+		cmd, logs, exited, addr := startBinary(t, bin, idp)
 
 		token := idp.Mint(map[string]any{"sub": "u1", "scope": "read:messages"})
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/api/private-scoped", nil)
@@ -495,14 +487,36 @@ func TestBinary(t *testing.T) {
 		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 		select {
 		case err := <-exited:
-			require.NoError(t, err, "exit code 0 after a graceful shutdown; logs: %s", &logs)
+			require.NoError(t, err, "exit code 0 after a graceful shutdown; logs: %s", logs)
 		case <-time.After(20 * time.Second):
-			t.Fatalf("the server did not stop on SIGTERM; logs: %s", &logs)
+			t.Fatalf("the server did not stop on SIGTERM; logs: %s", logs)
 		}
 		assert.Contains(t, logs.String(), `"path":"/api/private-scoped","status":200`)
 		assert.NotContains(t, logs.String(), token)
 		assert.NotContains(t, logs.String(), token[strings.LastIndexByte(token, '.')+1:], "not even the signature")
 	})
+}
+
+// startBinary starts bin pointed at idp, listening on a free loopback port, with extra variables, and
+// waits until it logs its address. It returns its stderr and its exit (from cmd.Wait).
+func startBinary(t *testing.T, bin string, idp *jwtauthtest.IdP, extra ...string) (cmd *exec.Cmd, logs *syncBuffer, exited <-chan error, addr string) {
+	t.Helper()
+	env := append([]string{"ADDR=127.0.0.1:0"}, extra...)
+	for k, v := range idpEnv(idp) {
+		env = append(env, k+"="+v)
+	}
+	logs = &syncBuffer{}
+	cmd = exec.Command(bin)
+	cmd.Env, cmd.Stderr = env, logs
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done }) // closed after the exit, also when the test took it
+	require.Eventually(t, func() bool {
+		addr = listenAddr(logs.String())
+		return addr != ""
+	}, 20*time.Second, 10*time.Millisecond, "the server logs its address; logs: %s", logs)
+	return cmd, logs, done, addr
 }
 
 // runBinary runs bin with exactly env and returns its exit code and output.

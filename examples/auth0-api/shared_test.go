@@ -2,15 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/jwtauth-go/jwtauth"
+	"github.com/jwtauth-go/jwtauth/examples/internal/testsvc"
 	"github.com/jwtauth-go/jwtauth/jwtauthtest"
 	jwtauthredis "github.com/jwtauth-go/jwtauth/redis"
 	"github.com/stretchr/testify/assert"
@@ -86,18 +84,14 @@ func with(base, extra map[string]string) map[string]string {
 	return out
 }
 
-// redisEnv is env for two replicas sharing the test Redis under a prefix of this test's own.
-func redisEnv(t *testing.T, env map[string]string) map[string]string {
-	u := os.Getenv("JWTAUTH_TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("JWTAUTH_TEST_REDIS_URL is not set and CI=true: run the tests through bash .ci/run, or eval \"$(bash .ci/services start)\" first")
-		}
-		t.Skip("needs Redis: eval \"$(bash .ci/services start)\" (sets JWTAUTH_TEST_REDIS_URL), then go test ./...")
+// redisEnv is env with REDIS_URL (the shared test Redis, or url) and a REDIS_PREFIX of this test's own,
+// whose keys are deleted when the test ends.
+func redisEnv(t *testing.T, env map[string]string, url ...string) map[string]string {
+	u := testsvc.RedisURL(t)
+	if len(url) > 0 {
+		u = url[0]
 	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	prefix := "jwtauthtest:" + hex.EncodeToString(b) + ":"
+	prefix := testsvc.RedisPrefix(t)
 	t.Cleanup(func() {
 		c, err := jwtauthredis.Open(u)
 		if err != nil {
@@ -147,4 +141,24 @@ func TestRedis_ReplicasShareReplaysAndRevocations(t *testing.T) {
 	require.NoError(t, cfg.auth.Revocations.(*jwtauthredis.Denylist).RevokeSession(t.Context(), idp.Issuer(), "s2", time.Now().Add(time.Hour)))
 	assert.Equal(t, http.StatusUnauthorized, get(t, a, http.MethodGet, "/api/private", bearer(bearerToken)).status, "revoked on every replica")
 	assert.Equal(t, http.StatusUnauthorized, get(t, b, http.MethodGet, "/api/private", bearer(bearerToken)).status)
+}
+
+func TestRedis_DownRefusesWith503AndRecovers(t *testing.T) {
+	srv := testsvc.StartRedis(t)
+	idp := jwtauthtest.NewIdP(t)
+	api := startAPI(t, redisEnv(t, idpEnv(idp), srv.URL))
+	token := bearer(idp.Mint(map[string]any{"sub": "u1"}))
+	require.Equal(t, http.StatusOK, get(t, api, http.MethodGet, "/api/private", token).status)
+
+	srv.Stop()
+	r := get(t, api, http.MethodGet, "/api/private", token)
+	assert.Equal(t, http.StatusServiceUnavailable, r.status, "fail closed: the revocation status is unknown")
+	assert.NotEmpty(t, r.header.Get("Retry-After"))
+	assert.Equal(t, "temporarily_unavailable", r.body["error"])
+	assert.Equal(t, http.StatusOK, get(t, api, http.MethodGet, "/api/public", "").status, "public routes need no Redis")
+
+	srv.Start() // the same process and client: no restart
+	require.Eventually(t, func() bool {
+		return get(t, api, http.MethodGet, "/api/private", token).status == http.StatusOK
+	}, 10*time.Second, 50*time.Millisecond)
 }
