@@ -2,6 +2,7 @@ package jwtauthredis
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,6 +79,26 @@ func TestDenylist_RevokeSubjectAgainNeverMovesBack(t *testing.T) {
 	pttl, err := c.PTTL(ctx, d.subjectKey(iss, "u1")).Result()
 	require.NoError(t, err)
 	assert.InDelta(t, time.Until(now.Add(2*time.Hour+jwtauth.MaxLeeway)), pttl, float64(2*time.Second), "expiry kept at the later time")
+}
+
+func TestDenylist_ConcurrentRevocationsKeepTheLatest(t *testing.T) {
+	c, prefix := testClient(t)
+	d := NewDenylist(c, prefix)
+	base := time.Now().Truncate(time.Second).Add(-time.Hour)
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Go(func() {
+			at := base.Add(time.Duration(i) * time.Second)
+			assert.NoError(t, d.RevokeSubject(context.Background(), iss, "u1", at, at.Add(time.Hour)))
+		})
+	}
+	wg.Wait()
+	last := base.Add(199 * time.Second)
+	assert.True(t, revoked(t, d, claims(t, map[string]any{"sub": "u1", "iat": last.Unix()})), "the latest issuedBefore won")
+	assert.False(t, revoked(t, d, claims(t, map[string]any{"sub": "u1", "iat": last.Add(time.Second).Unix()})))
+	pttl, err := c.PTTL(context.Background(), d.subjectKey(iss, "u1")).Result()
+	require.NoError(t, err)
+	assert.InDelta(t, time.Until(last.Add(time.Hour+jwtauth.MaxLeeway)), pttl, float64(2*time.Second), "and the latest expiry")
 }
 
 func TestDenylist_RevokeSession(t *testing.T) {
