@@ -17,6 +17,7 @@ import (
 
 	"github.com/jwtauth-go/jwtauth"
 	"github.com/jwtauth-go/jwtauth/examples/internal/serve"
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -37,6 +38,7 @@ func run(getenv func(string) string, stderr io.Writer) int {
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	cfg.auth.Logger = logger
 	if cfg.redis != nil {
+		redis.SetLogger(&redisLogger{logger: logger}) // go-redis has one logger per process: this is the process
 		checkRedis(logger, cfg.redis, cfg.redisPrefix)
 	}
 	metrics := newMetrics(&cfg.auth)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -73,4 +74,32 @@ func checkRedis(logger *slog.Logger, c *redis.Client, prefix string) {
 		return
 	}
 	logger.Info("DPoP replay store and revocation denylist in Redis", "addr", addr, "prefix", prefix)
+}
+
+// redisLogEvery bounds how often go-redis's own log lines are written.
+const redisLogEvery = 10 * time.Second
+
+// redisLogger sends go-redis's own log lines (redis.SetLogger: failed dials while Redis is down) to the
+// server's JSON log as WARN, at most one per redisLogEvery with a count of those left out, so an outage
+// under load cannot flood the log.
+type redisLogger struct {
+	logger  *slog.Logger
+	mu      sync.Mutex
+	last    time.Time
+	dropped int
+}
+
+// Printf implements go-redis's internal.Logging.
+func (l *redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.mu.Lock()
+	now := time.Now()
+	if now.Sub(l.last) < redisLogEvery {
+		l.dropped++
+		l.mu.Unlock()
+		return
+	}
+	dropped := l.dropped
+	l.last, l.dropped = now, 0
+	l.mu.Unlock()
+	l.logger.WarnContext(ctx, "redis client", "message", fmt.Sprintf(format, v...), "suppressed", dropped)
 }

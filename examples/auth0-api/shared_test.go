@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,4 +164,18 @@ func TestRedis_DownRefusesWith503AndRecovers(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return get(t, api, http.MethodGet, "/api/private", token).status == http.StatusOK
 	}, 10*time.Second, 50*time.Millisecond)
+}
+
+func TestRedisLogger_WritesAtMostOneLinePerInterval(t *testing.T) {
+	var buf bytes.Buffer
+	l := &redisLogger{logger: slog.New(slog.NewJSONHandler(&buf, nil))}
+	for range 1000 {
+		l.Printf(context.Background(), "redis: connection pool: failed to dial after %d attempts: %v", 2, "connection refused")
+	}
+	assert.Equal(t, 1, strings.Count(buf.String(), "\n"), buf.String())
+	assert.Contains(t, buf.String(), `"level":"WARN"`)
+	assert.Contains(t, buf.String(), "failed to dial after 2 attempts: connection refused")
+	l.last = l.last.Add(-redisLogEvery)
+	l.Printf(context.Background(), "again")
+	assert.Contains(t, buf.String(), `"suppressed":999`)
 }
