@@ -190,8 +190,8 @@ func GetClaim[T any](c *Claims, name string) (T, error) {
 	return v, nil
 }
 
-// ownedClaims is a Claims with room for its lists, so that the copy a cache hit hands out is usually one
-// allocation.
+// ownedClaims is a Claims with room for its lists, so that a verified token's claims, and the copy a cache
+// hit hands out, are usually one allocation.
 type ownedClaims struct {
 	Claims
 	lists [6]string
@@ -233,9 +233,10 @@ func (c *Claims) clone() *Claims {
 	return d
 }
 
-// newClaims builds the Claims handed to callers from a verified payload.
+// newClaims builds the Claims handed to callers from a verified payload. Audience and Scopes go into the
+// inline lists of an ownedClaims while they fit, so a common token's claims are one allocation.
 func newClaims(p *payload, h *header, raw []byte, v *Verifier) *Claims {
-	c := &Claims{
+	o := &ownedClaims{Claims: Claims{
 		Issuer:    p.iss,
 		Subject:   p.sub,
 		ID:        p.jti,
@@ -246,25 +247,29 @@ func newClaims(p *payload, h *header, raw []byte, v *Verifier) *Claims {
 		v:         v,
 		cnf:       p.cnf,
 		hasCnf:    p.hasCnf,
-	}
+	}}
+	c := &o.Claims
 	if p.hasNbf {
 		c.NotBefore = numericTime(p.nbf)
 	}
 	if p.hasIat {
 		c.IssuedAt = numericTime(p.iat)
 	}
+	lists := o.lists[:0]
 	if p.audIsArray {
 		c.Audience = p.audMany
 	} else if p.hasAud {
-		c.Audience = []string{p.audOne}
+		o.lists[0] = p.audOne
+		c.Audience, lists = o.lists[:1:1], o.lists[1:1]
 	}
-	c.Scopes = unionScopes(p)
+	c.Scopes = unionScopes(lists, p)
 	return c
 }
 
-// unionScopes merges scope, scp and permissions, splitting strings on ASCII space only.
-func unionScopes(p *payload) []string {
-	var out []string
+// unionScopes merges scope, scp and permissions, splitting strings on ASCII space only, appending to out
+// (empty, with room to use); nil when there are none. The result is capped at its length, so appending to
+// it never writes into out's spare room.
+func unionScopes(out []string, p *payload) []string {
 	add := func(s string) {
 		if s == "" {
 			return
@@ -295,5 +300,8 @@ func unionScopes(p *payload) []string {
 	for _, s := range p.permissions {
 		add(s)
 	}
-	return out
+	if len(out) == 0 {
+		return nil
+	}
+	return out[:len(out):len(out)]
 }

@@ -28,6 +28,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Defaults and bounds of Config.
@@ -870,16 +871,9 @@ func (v *Verifier) issuerList() string {
 // typeAccepted applies Config.RequiredType, or the default set of bearer-token types.
 func (v *Verifier) typeAccepted(h header) bool {
 	if v.requiredType != "" {
-		return h.hasTyp && normalizeType(h.typ) == v.requiredType
+		return h.hasTyp && typeIs(h.typ, v.requiredType)
 	}
-	if !h.hasTyp {
-		return true
-	}
-	switch normalizeType(h.typ) {
-	case "jwt", "at+jwt":
-		return true
-	}
-	return false
+	return !h.hasTyp || typeIs(h.typ, "jwt") || typeIs(h.typ, "at+jwt")
 }
 
 func (v *Verifier) typeAdvice() string {
@@ -901,6 +895,33 @@ func normalizeType(t string) string {
 		}
 	}
 	return t
+}
+
+// typeIs reports whether normalizeType(typ) == want, without allocating when typ is ASCII (as "JWT" is):
+// then it is want but for the case of its letters.
+func typeIs(typ, want string) bool {
+	t := typ
+	if len(t) > len("application/") && strings.EqualFold(t[:len("application/")], "application/") {
+		t = t[len("application/"):]
+	}
+	for i := 0; i < len(t); i++ {
+		if t[i] >= utf8.RuneSelf {
+			return normalizeType(typ) == want
+		}
+	}
+	if len(t) != len(want) {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != want[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // isToken reports whether s is a non-empty RFC 7230 token (cookie names, media types).

@@ -406,8 +406,18 @@ func TestVerify_RequiredTypeIsComparedCaseInsensitivelyWithOptionalPrefix(t *tes
 		_, err := f.verify(f.token(map[string]any{"typ": typ}, nil))
 		assert.NoError(t, err, typ)
 	}
-	for _, typ := range []any{nil, "JWT", "at+jwt2", "dpop+jwt"} {
+	for _, typ := range []any{nil, "JWT", "at+jwt2", "dpop+jwt", "at+jw", "application/application/at+jwt", "at+jwté", "át+jwt", ""} {
 		_, err := f.verify(f.token(map[string]any{"typ": typ}, nil))
+		assert.ErrorIs(t, err, jwtauth.ErrTokenType, "typ %v", typ)
+	}
+	// Without Config.RequiredType: no typ, JWT or at+jwt in any case, with or without the prefix.
+	d := newLocal(t, "ES256")
+	for _, typ := range []any{nil, "JWT", "jwt", "JwT", "application/jwt", "Application/JWT", "at+jwt", "AT+JWT", "application/at+jwt"} {
+		_, err := d.verify(d.token(map[string]any{"typ": typ}, nil))
+		assert.NoError(t, err, "typ %v", typ)
+	}
+	for _, typ := range []any{"", "jwt ", "jwtx", "jw", "application/", "application/application/jwt", "dpop+jwt", "ｊwt", "JWT\u0000"} {
+		_, err := d.verify(d.token(map[string]any{"typ": typ}, nil))
 		assert.ErrorIs(t, err, jwtauth.ErrTokenType, "typ %v", typ)
 	}
 }

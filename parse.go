@@ -199,9 +199,45 @@ func (r *jsonReader) ws() {
 	}
 }
 
-// object reads a JSON object, calling member for each member with the raw (still escaped) name bytes and
-// whether the name had escapes; member must consume the value. Duplicate names are refused.
+// object reads a JSON object, calling member for each member with the raw (unescaped) name bytes; member must
+// consume the value, and nil skips every value. Duplicate names are refused.
 func (r *jsonReader) object(depth int, member func(name []byte) bool) bool {
+	var m members
+	if !r.openObject(depth, &m) {
+		return false
+	}
+	for {
+		name, ok := r.nextMember(&m)
+		if !ok {
+			return m.done
+		}
+		if member != nil {
+			if !member(name) {
+				return false
+			}
+		} else if !r.skip(depth + 1) {
+			return false
+		}
+	}
+}
+
+// members is the state of one object being read with openObject and nextMember, the loop form of object
+// that the header and payload readers use: without a callback the decoded segment can stay on the stack.
+type members struct {
+	n    int  // members read so far
+	done bool // the closing brace was read
+	// Names seen so far as offsets into the segment, with the fold key of each: the first rune folded as
+	// encoding/json folds it. Only names whose keys collide are compared in full, so an object without such
+	// names costs no more than an exact-duplicate check and allocates nothing.
+	spans [16]struct{ start, end int32 }
+	keys  [16]rune
+	// folded holds the folded names instead once there are more than 16 or one of them had escapes (so
+	// is not a span of the segment).
+	folded map[string]struct{}
+}
+
+// openObject reads the opening brace of an object (and the closing one, when it is empty).
+func (r *jsonReader) openObject(depth int, m *members) bool {
 	if depth > maxJSONDepth {
 		return r.fail("JSON nested too deeply")
 	}
@@ -210,78 +246,77 @@ func (r *jsonReader) object(depth int, member func(name []byte) bool) bool {
 		return r.fail("expected a JSON object")
 	}
 	r.i++
-	// Names seen so far, with the fold key of each: the first rune folded as encoding/json folds it. Only
-	// names whose keys collide are compared in full, so an object without such names costs no more than an
-	// exact-duplicate check and allocates nothing.
-	var small [16][]byte
-	var smallKeys [16]rune
-	seen := small[:0]
-	var seenMap map[string]struct{} // folded names, once the object has more than 16 members
 	r.ws()
 	if r.i < len(r.b) && r.b[r.i] == '}' {
 		r.i++
-		return true
+		m.done = true
 	}
-	for {
-		r.ws()
-		name, ok := r.stringBytes()
-		if !ok {
-			return r.fail("expected a member name")
-		}
-		// Duplicates are names equal under encoding/json's case folding ("sub", "Sub", "ſub"): it reads
-		// them all into one struct field, so Claims.Decode would see the last and the registered claims the first.
-		if seenMap != nil {
-			var fbuf [64]byte
-			folded := appendFoldedName(fbuf[:0], name)
-			if _, dup := seenMap[string(folded)]; dup {
-				return r.fail(errDuplicateName)
-			}
-			seenMap[string(folded)] = struct{}{}
-		} else {
-			key := foldKey(name)
-			for n, s := range seen {
-				if smallKeys[n] == key && bytes.EqualFold(s, name) {
-					return r.fail(errDuplicateName)
-				}
-			}
-			if len(seen) < cap(small) {
-				smallKeys[len(seen)] = key
-				seen = append(seen, name)
-			} else {
-				seenMap = make(map[string]struct{}, 64)
-				for _, s := range seen {
-					seenMap[string(appendFoldedName(nil, s))] = struct{}{}
-				}
-				seenMap[string(appendFoldedName(nil, name))] = struct{}{}
-			}
-		}
-		r.ws()
-		if r.i >= len(r.b) || r.b[r.i] != ':' {
-			return r.fail("expected ':' after a member name")
-		}
-		r.i++
-		r.ws()
-		if member != nil {
-			if !member(name) {
-				return false
-			}
-		} else if !r.skip(depth + 1) {
-			return false
-		}
-		r.ws()
+	return true
+}
+
+// nextMember reads the separator after the previous member's value, if any, and the next member's name and
+// colon; r is then at the value, which the caller must consume. ok is false at the end of the object
+// (m.done) and on an error (r.err).
+func (r *jsonReader) nextMember(m *members) (name []byte, ok bool) {
+	if m.done {
+		return nil, false
+	}
+	r.ws()
+	if m.n > 0 {
 		if r.i >= len(r.b) {
-			return r.fail("unterminated object")
+			return nil, r.fail("unterminated object")
 		}
 		switch r.b[r.i] {
 		case ',':
 			r.i++
+			r.ws()
 		case '}':
 			r.i++
-			return true
+			m.done = true
+			return nil, false
 		default:
-			return r.fail("expected ',' or '}' in an object")
+			return nil, r.fail("expected ',' or '}' in an object")
 		}
 	}
+	start := r.i + 1
+	name, ok = r.stringBytes()
+	if !ok {
+		return nil, r.fail("expected a member name")
+	}
+	// Duplicates are names equal under encoding/json's case folding ("sub", "Sub", "ſub"): it reads
+	// them all into one struct field, so Claims.Decode would see the last and the registered claims the first.
+	escaped := r.i-1-start != len(name) // every escape is longer than what it stands for
+	if m.folded == nil && (m.n == len(m.spans) || escaped) {
+		m.folded = make(map[string]struct{}, 64)
+		for k := range m.n {
+			m.folded[string(appendFoldedName(nil, r.b[m.spans[k].start:m.spans[k].end]))] = struct{}{}
+		}
+	}
+	if m.folded != nil {
+		var fbuf [64]byte
+		folded := appendFoldedName(fbuf[:0], name)
+		if _, dup := m.folded[string(folded)]; dup {
+			return nil, r.fail(errDuplicateName)
+		}
+		m.folded[string(folded)] = struct{}{}
+	} else {
+		key := foldKey(name)
+		for k := range m.n {
+			if m.keys[k] == key && bytes.EqualFold(r.b[m.spans[k].start:m.spans[k].end], name) {
+				return nil, r.fail(errDuplicateName)
+			}
+		}
+		m.keys[m.n] = key
+		m.spans[m.n].start, m.spans[m.n].end = int32(start), int32(r.i-1)
+	}
+	m.n++
+	r.ws()
+	if r.i >= len(r.b) || r.b[r.i] != ':' {
+		return nil, r.fail("expected ':' after a member name")
+	}
+	r.i++
+	r.ws()
+	return name, true
 }
 
 const errDuplicateName = "duplicate member name (names are compared ignoring case, as encoding/json matches them)"
@@ -495,6 +530,21 @@ func (r *jsonReader) str() (string, bool) {
 	return string(b), true
 }
 
+// strOf is str returning the one of known that the value equals, so that common values (an alg, a typ)
+// need no allocation.
+func (r *jsonReader) strOf(known ...string) (string, bool) {
+	b, ok := r.stringBytes()
+	if !ok {
+		return "", false
+	}
+	for _, k := range known {
+		if string(b) == k {
+			return k, true
+		}
+	}
+	return string(b), true
+}
+
 // number reads a JSON number per RFC 8259 and returns its literal.
 func (r *jsonReader) number() ([]byte, bool) {
 	start := r.i
@@ -653,7 +703,18 @@ func (r *jsonReader) skip(depth int) bool {
 	}
 	switch c := r.b[r.i]; {
 	case c == '{':
-		return r.object(depth, nil)
+		var m members // the loop form, not object: with a callback the segment would escape to the heap
+		if !r.openObject(depth, &m) {
+			return false
+		}
+		for {
+			if _, ok := r.nextMember(&m); !ok {
+				return m.done
+			}
+			if !r.skip(depth + 1) {
+				return false
+			}
+		}
 	case c == '[':
 		return r.array(func() bool { return r.skip(depth + 1) })
 	case c == '"':
@@ -675,34 +736,8 @@ func (r *jsonReader) skip(depth int) bool {
 
 // parseHeader decodes the JOSE header strictly.
 func parseHeader(b []byte, h *header) error {
-	if !utf8.Valid(b) {
-		return parseError("header is not valid UTF-8")
-	}
-	r := jsonReader{b: b}
-	ok := r.object(0, func(name []byte) bool {
-		var ok bool
-		switch string(name) {
-		case "alg":
-			h.alg, ok = r.str()
-		case "kid":
-			h.kid, ok = r.str()
-			h.hasKID = true
-		case "typ":
-			h.typ, ok = r.str()
-			h.hasTyp = true
-		case "crit":
-			h.crit = true
-			ok = r.skip(1)
-		default:
-			if caseVariantOf(name, "alg", "kid", "typ", "crit") {
-				return r.fail("a member name is a case variant of alg, kid, typ or crit")
-			}
-			ok = r.skip(1)
-		}
-		return ok
-	}) && r.end()
-	if !ok {
-		return parseError("header: " + string(r.err))
+	if err := readSegment(b, "header", h, nil); err != nil {
+		return err
 	}
 	if h.alg == "" {
 		return parseError("header has no alg")
@@ -712,61 +747,120 @@ func parseHeader(b []byte, h *header) error {
 
 // parsePayload decodes the claims strictly. Registered claims with the wrong JSON type are errors, not ignored.
 func parsePayload(b []byte, p *payload) error {
+	return readSegment(b, "payload", nil, p)
+}
+
+// readSegment reads a decoded header (into h) or payload (into p): one UTF-8 JSON object and nothing else.
+// It calls no function values, so that b, a stack buffer for the header, can stay on the stack.
+func readSegment(b []byte, what string, h *header, p *payload) error {
 	if !utf8.Valid(b) {
-		return parseError("payload is not valid UTF-8")
+		return parseError(what + " is not valid UTF-8")
 	}
 	r := jsonReader{b: b}
-	ok := r.object(0, func(name []byte) bool {
-		var ok bool
-		switch string(name) {
-		case "iss":
-			p.iss, ok = r.str()
-			p.hasIss = true
-		case "sub":
-			p.sub, ok = r.str()
-		case "jti":
-			p.jti, ok = r.str()
-		case "aud":
-			p.audOne, p.audMany, p.audIsArray, ok = r.stringOrArray()
-			p.hasAud = true
-		case "exp":
-			p.exp, ok = r.numericDate()
-			p.hasExp = true
-		case "nbf":
-			p.nbf, ok = r.numericDate()
-			p.hasNbf = true
-		case "iat":
-			p.iat, ok = r.numericDate()
-			p.hasIat = true
-		case "scope":
-			p.scope, ok = r.str()
-			p.hasScope = true
-		case "scp":
-			p.scpOne, p.scpMany, p.scpIsArray, ok = r.stringOrArray()
-			p.hasScp = true
-		case "permissions":
-			p.permissions, ok = r.stringArray()
-		case "cnf":
-			p.hasCnf = true
-			ok = r.confirmation(&p.cnf)
-		default:
-			// encoding/json (Claims.Decode) would read "Sub" as sub, which the registered claims do not.
-			if caseVariantOf(name, "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "scp", "permissions", "cnf") {
-				return r.fail("a claim name is a case variant of a registered claim (iss, sub, aud, exp, nbf, iat, jti, scope, scp, permissions, cnf)")
-			}
-			ok = r.skip(1)
+	var m members
+	ok := r.openObject(0, &m)
+	for ok {
+		name, more := r.nextMember(&m)
+		if !more {
+			ok = m.done
+			break
 		}
-		return ok
-	}) && r.end()
-	if !ok {
-		return parseError("payload: " + string(r.err))
+		if h != nil {
+			ok = r.headerMember(name, h)
+		} else {
+			ok = r.payloadMember(name, p)
+		}
+	}
+	if !ok || !r.end() {
+		return parseError(what + ": " + string(r.err))
 	}
 	return nil
 }
 
+// headerMember reads the value of the header member name.
+func (r *jsonReader) headerMember(name []byte, h *header) (ok bool) {
+	switch string(name) {
+	case "alg":
+		var b []byte
+		if b, ok = r.stringBytes(); ok {
+			if a := lookupAlg(string(b)); a != nil {
+				h.alg = a.name // the same string, without allocating
+			} else {
+				h.alg = string(b)
+			}
+		}
+	case "kid":
+		h.kid, ok = r.str()
+		h.hasKID = true
+	case "typ":
+		h.typ, ok = r.strOf("JWT", "at+jwt", "jwt", "application/at+jwt", "application/jwt")
+		h.hasTyp = true
+	case "crit":
+		h.crit = true
+		ok = r.skip(1)
+	default:
+		if caseVariantOf(name, "alg", "kid", "typ", "crit") {
+			return r.fail("a member name is a case variant of alg, kid, typ or crit")
+		}
+		ok = r.skip(1)
+	}
+	return ok
+}
+
+// payloadMember reads the value of the payload member name: a registered claim, or any JSON value.
+func (r *jsonReader) payloadMember(name []byte, p *payload) (ok bool) {
+	switch string(name) {
+	case "iss":
+		p.iss, ok = r.str()
+		p.hasIss = true
+	case "sub":
+		p.sub, ok = r.str()
+	case "jti":
+		p.jti, ok = r.str()
+	case "aud":
+		p.audOne, p.audMany, p.audIsArray, ok = r.stringOrArray()
+		p.hasAud = true
+	case "exp":
+		p.exp, ok = r.numericDate()
+		p.hasExp = true
+	case "nbf":
+		p.nbf, ok = r.numericDate()
+		p.hasNbf = true
+	case "iat":
+		p.iat, ok = r.numericDate()
+		p.hasIat = true
+	case "scope":
+		p.scope, ok = r.str()
+		p.hasScope = true
+	case "scp":
+		p.scpOne, p.scpMany, p.scpIsArray, ok = r.stringOrArray()
+		p.hasScp = true
+	case "permissions":
+		p.permissions, ok = r.stringArray()
+	case "cnf":
+		p.hasCnf = true
+		ok = r.confirmation(&p.cnf)
+	default:
+		// encoding/json (Claims.Decode) would read "Sub" as sub, which the registered claims do not.
+		if caseVariantOf(name, "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "scp", "permissions", "cnf") {
+			return r.fail("a claim name is a case variant of a registered claim (iss, sub, aud, exp, nbf, iat, jti, scope, scp, permissions, cnf)")
+		}
+		ok = r.skip(1)
+	}
+	return ok
+}
+
 // confirmation reads the cnf object: member names exactly as registered, values of known members strings.
 func (r *jsonReader) confirmation(c *confirmation) bool {
-	return r.object(1, func(name []byte) bool {
+	var m members
+	if !r.openObject(1, &m) {
+		return false
+	}
+	for {
+		name, more := r.nextMember(&m)
+		if !more {
+			return m.done
+		}
 		var ok bool
 		switch string(name) {
 		case "x5t#S256":
@@ -779,8 +873,10 @@ func (r *jsonReader) confirmation(c *confirmation) bool {
 			c.other = true
 			ok = r.skip(2)
 		}
-		return ok
-	})
+		if !ok {
+			return false
+		}
+	}
 }
 
 // topLevelString finds the top-level member name of a payload that parsePayload has already accepted and
