@@ -91,7 +91,7 @@ var (
 // DPoP scheme, which is recognised only when some issuer accepts DPoP.
 func (v *Verifier) tokenFromRequest(r *http.Request) (token string, dpop bool, err error) {
 	found := 0
-	h := r.Header.Values("Authorization")
+	h := r.Header["Authorization"] // Values without canonicalizing a key that already is canonical
 	if v.dpop != nil && len(h) == 1 {
 		t, ok, err := schemeToken(h[0], "DPoP")
 		if err != nil {

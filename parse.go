@@ -595,6 +595,21 @@ func (r *jsonReader) numericDate() (float64, bool) {
 	if r.i >= len(r.b) || (r.b[r.i] != '-' && (r.b[r.i] < '0' || r.b[r.i] > '9')) {
 		return 0, r.fail("a date claim is not a JSON number")
 	}
+	// The common date, a plain integer of at most 15 digits, in one pass over its digits; anything else
+	// (a fraction, an exponent, more digits) goes through number and ParseFloat.
+	if c := r.b[r.i]; '1' <= c && c <= '9' {
+		j, n := r.i, uint64(0)
+		for ; j < len(r.b) && j-r.i < 15 && '0' <= r.b[j] && r.b[j] <= '9'; j++ {
+			n = n*10 + uint64(r.b[j]-'0')
+		}
+		if j == len(r.b) || (r.b[j] != '.' && r.b[j] != 'e' && r.b[j] != 'E' && (r.b[j] < '0' || r.b[j] > '9')) {
+			r.i = j
+			if n > maxNumericDate {
+				return 0, r.fail("a date claim is out of range")
+			}
+			return float64(n), true
+		}
+	}
 	lit, ok := r.number()
 	if !ok {
 		return 0, false

@@ -112,6 +112,20 @@ func TestParsePayload_ReadsRegisteredClaims(t *testing.T) {
 	assert.True(t, p.hasCnf)
 }
 
+func TestParsePayload_NumericDates(t *testing.T) {
+	for lit, want := range map[string]float64{
+		"1800000000": 1800000000, "1800000000.25": 1800000000.25, "18e8": 1800000000, "1.8E9": 1800000000, "0": 0,
+		"253402300799": 253402300799, "999999999999999e-5": 9999999999.99999, "1 ": 1,
+	} {
+		var p payload
+		require.NoError(t, parsePayload([]byte(`{"exp":`+lit+`}`), &p), lit)
+		assert.Equal(t, want, p.exp, lit)
+	}
+	for _, lit := range []string{"253402300800", "1000000000000000", "-1", "01", "1.", "1e", "1x", `"1"`, "1e999", "+1"} {
+		assert.Error(t, parsePayload([]byte(`{"exp":`+lit+`}`), &payload{}), lit)
+	}
+}
+
 func TestJSONReader_Escapes(t *testing.T) {
 	var p payload
 	require.NoError(t, parsePayload([]byte(`{"\u0069ss":"a\"b\\c\/d\u00e9\ud83d\ude00\n"}`), &p))
