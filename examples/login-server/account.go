@@ -330,7 +330,10 @@ func (a *app) resetPassword(w http.ResponseWriter, r *http.Request) {
 		a.serverError(w, r, "resetting password", err)
 		return
 	}
-	a.revokeSessions(r.Context(), u.ID)
+	if err := a.revokeSessions(r.Context(), u.ID); err != nil {
+		a.revocationFailed(w, "the password is changed", err)
+		return
+	}
 	a.log.InfoContext(r.Context(), "password reset", "user_id", u.ID)
 	writeJSON(w, http.StatusOK, map[string]string{"message": "the password is changed; log in with the new one"})
 }
@@ -460,7 +463,10 @@ func (a *app) updateMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if hash != "" {
-		a.revokeSessions(r.Context(), u.ID)
+		if err := a.revokeSessions(r.Context(), u.ID); err != nil {
+			a.revocationFailed(w, "the account is updated", err)
+			return
+		}
 	}
 	a.log.InfoContext(r.Context(), "account updated", "user_id", u.ID, "email_changed", email != "", "password_changed", hash != "")
 	writeJSON(w, http.StatusOK, u)
@@ -492,7 +498,7 @@ func (a *app) checkCurrentPassword(w http.ResponseWriter, r *http.Request, u use
 
 // revokeSessions ends the user's other sessions after a password change or reset: all but the caller's own
 // (PATCH /users/me), or all of them (reset, which has no session). A failure is logged by revokeUser; the
-// password change itself is committed and stands.
-func (a *app) revokeSessions(ctx context.Context, userID string) {
-	_ = a.revokeUser(ctx, userID, revokePassword, sessionOf(ctx))
+// password change itself is committed and stands, and the caller answers 503 (revocationFailed).
+func (a *app) revokeSessions(ctx context.Context, userID string) error {
+	return a.revokeUser(ctx, userID, revokePassword, sessionOf(ctx))
 }

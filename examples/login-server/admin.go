@@ -204,9 +204,14 @@ func (a *app) adminChange(w http.ResponseWriter, r *http.Request, change adminCh
 	deleted := change.patch == nil
 	a.log.InfoContext(ctx, "admin changed user", "actor_id", c.Subject, "user_id", before.ID,
 		"change", describeChange(before, after, deleted))
-	if deleted || (before.IsActive && !after.IsActive) || (before.IsSuperuser && !after.IsSuperuser) {
-		// The user's outstanding tokens must stop working at once, on every route, refresh tokens included.
-		a.revokeUserAfterAdminChange(ctx, before.ID)
+	// The user's outstanding tokens must stop working at once, on every route, refresh tokens included. An
+	// inactive user is revoked again on every PATCH, so that repeating a deactivation whose revocation failed
+	// (503) publishes it.
+	if deleted || !after.IsActive || (before.IsSuperuser && !after.IsSuperuser) {
+		if err := a.revokeUserAfterAdminChange(ctx, before.ID); err != nil {
+			a.revocationFailed(w, "the change is saved", err)
+			return
+		}
 	}
 	if deleted {
 		w.WriteHeader(http.StatusNoContent)
@@ -217,8 +222,8 @@ func (a *app) adminChange(w http.ResponseWriter, r *http.Request, change adminCh
 
 // revokeUserAfterAdminChange is the one call site where user administration revokes a user's tokens.
 // Every session ends: refresh tokens stop working, and access tokens at the next request (refresh.go).
-func (a *app) revokeUserAfterAdminChange(ctx context.Context, userID string) {
-	_ = a.revokeUser(ctx, userID, revokeAdmin, "")
+func (a *app) revokeUserAfterAdminChange(ctx context.Context, userID string) error {
+	return a.revokeUser(ctx, userID, revokeAdmin, "")
 }
 
 // describeChange names what an admin request changed, for the audit log: "deleted" or "is_active=false ...".

@@ -15,14 +15,15 @@ import (
 )
 
 // newDPoPProofs checks the proofs of logins. The login server's public URL is its issuer identifier, so a
-// proof's htu is JWT_ISSUER + "/login"; Host and X-Forwarded-* are never used.
-func newDPoPProofs(cfg config) (*jwtauth.DPoPProofVerifier, error) {
-	return jwtauth.NewDPoPProofVerifier(jwtauth.DPoPOptions{ExternalURL: cfg.Issuer}, cfg.Clock)
+// proof's htu is JWT_ISSUER + "/login"; Host and X-Forwarded-* are never used. replay is the Redis replay
+// store shared by the replicas (REDIS_URL), nil for the built-in one of this process.
+func newDPoPProofs(cfg config, replay jwtauth.ReplayStore) (*jwtauth.DPoPProofVerifier, error) {
+	return jwtauth.NewDPoPProofVerifier(dpopOptions(cfg, replay), cfg.Clock)
 }
 
-// dpopOptions are the Verifier's DPoP options for the server's own protected routes.
-func dpopOptions(cfg config) jwtauth.DPoPOptions {
-	return jwtauth.DPoPOptions{ExternalURL: cfg.Issuer}
+// dpopOptions are the DPoP options of logins and of the Verifier of the server's own protected routes.
+func dpopOptions(cfg config, replay jwtauth.ReplayStore) jwtauth.DPoPOptions {
+	return jwtauth.DPoPOptions{ExternalURL: cfg.Issuer, Replay: replay}
 }
 
 // loginDPoP checks the login (or refresh) request's DPoP proof, when it has a DPoP header, after the password matched (so

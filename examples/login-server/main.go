@@ -44,6 +44,7 @@ type config struct {
 	TrustedProxies []netip.Prefix
 	Account        accountConfig // PUBLIC_BASE_URL, RESET_TOKEN_TTL, VERIFY_TOKEN_TTL, SMTP_* (account.go)
 	Refresh        refreshConfig // REFRESH_TTL, REFRESH_IDLE_TTL (refresh.go)
+	Redis          redisConfig   // REDIS_URL, REDIS_PREFIX (redisstate.go)
 
 	// Not read from the environment.
 	Limits          limits           // zero fields: CONTRACTS.md's login limits and the registration limits of README.md
@@ -125,6 +126,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	var refreshErrs []error
 	cfg.Refresh, refreshErrs = loadRefreshConfig(getenv)
 	errs = append(errs, refreshErrs...)
+
+	var redisErrs []error
+	cfg.Redis, redisErrs = loadRedisConfig(getenv)
+	errs = append(errs, redisErrs...)
 
 	var accErrs []error
 	cfg.Account, accErrs = loadAccountConfig(getenv, cfg.Issuer)
@@ -254,6 +259,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	routeRedisLogs(cfg, log)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, cfg, log); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"math"
 	"net"
 	"net/http"
@@ -115,7 +116,7 @@ func newLoginLimiter(l limits, now func() time.Time) *loginLimiter {
 	l = l.withDefaults()
 	return &loginLimiter{
 		lim:    l,
-		ipRate: rate.Limit(float64(l.IPPerMinute) / 60),
+		ipRate: perSecond(l.IPPerMinute, time.Minute),
 		now:    now,
 		ips:    make(map[string]*ipEntry),
 		emails: make(map[string]*emailEntry),
@@ -151,25 +152,44 @@ func take(b *rate.Limiter, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
-// registerLimiter enforces the registration limits: a token bucket per client IP, taken by every attempt, and
-// one for all clients together, taken just before a password is hashed.
-type registerLimiter struct {
-	ips    *loginLimiter // only its IP table is used
-	global *rate.Limiter
+// rateLimit is one rate limit: a token bucket per key. take counts one request against key; when the bucket
+// is empty it returns false and how long until the next request is allowed. In process (ipLimit, globalLimit)
+// or, with REDIS_URL, shared by the replicas (redisLimit, redisstate.go).
+type rateLimit interface {
+	take(ctx context.Context, key string) (bool, time.Duration)
 }
 
-func newRegisterLimiter(l limits, now func() time.Time) *registerLimiter {
-	l = l.withDefaults()
-	ips := newLoginLimiter(limits{IPBurst: l.RegisterIPBurst, MaxKeys: l.MaxKeys}, now)
-	ips.ipRate = rate.Limit(float64(l.RegisterIPPerHour) / 3600)
-	return &registerLimiter{ips: ips, global: rate.NewLimiter(rate.Limit(float64(l.RegisterPerMinute)/60), l.RegisterBurst)}
+// failureLimit is the per-email failed-login limit; begin is loginLimiter.beginEmail.
+type failureLimit interface {
+	begin(ctx context.Context, email string) (done func(outcome int), ok bool, retry time.Duration)
 }
 
-// allowIP takes one registration attempt from ip's bucket, as loginLimiter.allowIP.
-func (l *registerLimiter) allowIP(ip string) (bool, time.Duration) { return l.ips.allowIP(ip) }
+// ipLimit is the IP table of a loginLimiter as a rateLimit.
+type ipLimit struct{ l *loginLimiter }
 
-// allowHash takes one registration from the global bucket.
-func (l *registerLimiter) allowHash() (bool, time.Duration) { return take(l.global, l.ips.now()) }
+func (l ipLimit) take(_ context.Context, key string) (bool, time.Duration) { return l.l.allowIP(key) }
+
+// emailLimit is the email table of a loginLimiter as a failureLimit.
+type emailLimit struct{ l *loginLimiter }
+
+func (l emailLimit) begin(_ context.Context, email string) (func(int), bool, time.Duration) {
+	return l.l.beginEmail(email)
+}
+
+// globalLimit is one token bucket for all clients together (registrations that reach password hashing).
+type globalLimit struct {
+	b   *rate.Limiter
+	now func() time.Time
+}
+
+func newGlobalLimit(n int, per time.Duration, burst int, now func() time.Time) globalLimit {
+	return globalLimit{b: rate.NewLimiter(perSecond(n, per), burst), now: now}
+}
+
+func (l globalLimit) take(context.Context, string) (bool, time.Duration) { return take(l.b, l.now()) }
+
+// perSecond is n per period as a rate.Limit.
+func perSecond(n int, per time.Duration) rate.Limit { return rate.Limit(float64(n) / per.Seconds()) }
 
 // beginEmail starts a login attempt for email (lower-cased by the caller). It refuses when the email already
 // has EmailFailures failures inside the window, counting attempts still in flight, so that concurrent guesses

@@ -236,19 +236,27 @@ func (s *store) revokeSession(ctx context.Context, userID, familyID, reason stri
 	})
 }
 
-// revokeUserSessions revokes every session of userID except keep ("" keeps none) and returns how many.
-func (s *store) revokeUserSessions(ctx context.Context, userID, keep, reason string) (int64, error) {
-	var n int64
+// revokeUserSessions revokes every session of userID except keep ("" keeps none) and returns their ids.
+func (s *store) revokeUserSessions(ctx context.Context, userID, keep, reason string) ([]string, error) {
+	var ids []string
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND id != ? AND revoked_at IS NULL`,
+		ids = nil
+		rows, err := tx.QueryContext(ctx, `UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND id != ? AND revoked_at IS NULL RETURNING id`,
 			s.now().UnixNano(), reason, userID, keep)
 		if err != nil {
 			return fmt.Errorf("revoking sessions: %w", err)
 		}
-		n, err = res.RowsAffected()
-		return err
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return fmt.Errorf("revoking sessions: %w", err)
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
 	})
-	return n, err
+	return ids, err
 }
 
 // familyOfRefreshToken returns the session a refresh token belongs to, whatever its state.
@@ -298,14 +306,44 @@ func (r sessionRevocations) Revoked(ctx context.Context, c *jwtauth.Claims) (boo
 // revokeUser ends every session of userID but keepSession ("" for all): their refresh tokens stop working
 // and so do their access tokens, on this server, at the next request. Password change keeps the caller's
 // session; reset, deactivation, demotion and deletion keep none. Call it after the change is committed.
+//
+// With REDIS_URL it also publishes the revocation to the denylist that API replicas check: every token of the
+// user issued until now (RevokeSubject), or, when a session is kept, each revoked session (RevokeSession), so
+// that the caller's own token keeps working there too. An error wrapping errNotPublished means the sessions
+// are revoked here but API replicas were not told.
 func (a *app) revokeUser(ctx context.Context, userID, reason, keepSession string) error {
-	n, err := a.store.revokeUserSessions(ctx, userID, keepSession, reason)
+	ids, err := a.store.revokeUserSessions(ctx, userID, keepSession, reason)
 	if err != nil {
 		a.log.ErrorContext(ctx, "revoking the user's sessions failed", "user_id", userID, "reason", reason, "err", err)
 		return err
 	}
-	a.log.InfoContext(ctx, "user sessions revoked", "user_id", userID, "reason", reason, "sessions", n)
+	if keepSession == "" {
+		err = a.publishSubject(ctx, userID)
+	} else {
+		err = a.publishSessions(ctx, ids)
+	}
+	if err != nil {
+		a.log.ErrorContext(ctx, "user sessions revoked, but not on the API servers", "user_id", userID, "reason", reason,
+			"sessions", len(ids), "err", err)
+		return err
+	}
+	a.log.InfoContext(ctx, "user sessions revoked", "user_id", userID, "reason", reason, "sessions", len(ids))
 	return nil
+}
+
+// revocationFailed answers a change that is committed but whose revocation of sessions failed (revokeUser):
+// 503, saying what happened, since the user's old tokens may still work somewhere.
+func (a *app) revocationFailed(w http.ResponseWriter, done string, err error) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Retry-After", "5")
+	if errors.Is(err, errNotPublished) {
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", done+
+			", and the sessions are ended on the login server, but the API servers could not be told (Redis unreachable): "+
+			"their access tokens may be accepted there until they expire")
+		return
+	}
+	writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", done+
+		", but ending the user's other sessions failed (database unavailable): their tokens may still work until they expire")
 }
 
 // sessionOf returns the sid of the request's access token, or "".
@@ -347,7 +385,7 @@ func (a *app) writeSession(w http.ResponseWriter, r *http.Request, u user, sess 
 // refresh is POST /token/refresh: JSON {"refresh_token"} or the form of RFC 6749 §6
 // (grant_type=refresh_token&refresh_token=...). Refusals are 400 invalid_grant (RFC 6749 §5.2).
 func (a *app) refresh(w http.ResponseWriter, r *http.Request) {
-	if ok, retry := a.refreshLimiter.allowIP(limiterKey(clientIPFrom(r.Context()))); !ok {
+	if ok, retry := a.shared.refreshIP.take(r.Context(), limiterKey(clientIPFrom(r.Context()))); !ok {
 		a.log.WarnContext(r.Context(), "refresh rate limited", "limit", "ip")
 		tooManyRequests(w, retry, "refresh requests")
 		return
@@ -368,6 +406,11 @@ func (a *app) refresh(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, errRefreshReused):
 		// Never the token: the session id is enough to find the family.
 		a.log.WarnContext(r.Context(), "refresh token reused: session revoked", "session", rot.revokedFamily)
+		if err := a.publishSessions(r.Context(), []string{rot.revokedFamily}); err != nil {
+			// The answer is a refusal either way; the session's access tokens may work on API servers until
+			// they expire.
+			a.log.ErrorContext(r.Context(), "reused session revoked, but not on the API servers", "session", rot.revokedFamily, "err", err)
+		}
 		writeError(w, http.StatusBadRequest, "invalid_grant", errRefreshInvalid.Error())
 		return
 	case errors.Is(err, errRefreshInvalid):
@@ -445,6 +488,17 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 			a.serverError(w, r, "revoking session", err)
 			return
 		}
+	}
+	// The database first: whatever happens next, the refresh tokens are dead and this server refuses the
+	// access tokens. Then the API replicas; if they cannot be told, the logout is not a success.
+	if err := a.publishSessions(r.Context(), sessions); err != nil {
+		a.log.ErrorContext(r.Context(), "logged out, but not on the API servers", "user_id", c.Subject, "sessions", len(sessions), "err", err)
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable",
+			"the session is ended on the login server (its refresh token no longer works), but the API servers could not be told "+
+				"(Redis unreachable): the access token may be accepted there until it expires")
+		return
 	}
 	a.log.InfoContext(r.Context(), "logged out", "user_id", c.Subject, "sessions", len(sessions))
 	w.Header().Set("Cache-Control", "no-store")

@@ -39,17 +39,15 @@ const (
 
 // app is the login server: its store, token issuer and verifier, password hasher and rate limiters.
 type app struct {
-	cfg        config
-	log        *slog.Logger
-	store      *store
-	issuer     *jwtauth.Issuer
-	verifier   *jwtauth.Verifier
-	hasher     *jwtauth.PasswordHasher
-	limiter    *loginLimiter
-	regLimiter *registerLimiter
-	// refreshLimiter limits POST /token/refresh per client IP (only its IP table is used).
-	refreshLimiter *loginLimiter
-	handler        http.Handler
+	cfg      config
+	log      *slog.Logger
+	store    *store
+	issuer   *jwtauth.Issuer
+	verifier *jwtauth.Verifier
+	hasher   *jwtauth.PasswordHasher
+	// shared holds the rate limits, and with REDIS_URL the DPoP replay store and the denylist (redisstate.go).
+	shared  *sharedState
+	handler http.Handler
 
 	// hashCap bounds the stored hashes verified at login; failFloor is the least time a failed login takes:
 	// what verifying the costliest hash hashCap admits takes, so that no failure is told apart by its time.
@@ -100,15 +98,21 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	hashWait := cmp.Or(cfg.HashWait, defaultHashWait)
+	shared, err := newSharedState(ctx, cfg, hashWait+5*time.Second, log)
+	if err != nil {
+		return nil, err
+	}
 	st, err := openStore(ctx, cfg.DatabasePath, cfg.Clock)
 	if err != nil {
+		_ = shared.close()
 		return nil, err
 	}
 	trusted := issuer.TrustedIssuer()
 	trusted.DPoP = jwtauth.DPoPOptional // the tokens of DPoP logins (dpoplogin.go)
 	verifier, err := jwtauth.New(ctx, jwtauth.Config{
 		Issuers: []jwtauth.TrustedIssuer{trusted},
-		DPoP:    dpopOptions(cfg),
+		DPoP:    dpopOptions(cfg, shared.replay),
 		Realm:   realm,
 		Clock:   cfg.Clock,
 		Logger:  log,
@@ -117,18 +121,21 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	})
 	if err != nil {
 		_ = st.Close()
+		_ = shared.close()
 		return nil, err
 	}
-	dpopProofs, err := newDPoPProofs(cfg)
+	dpopProofs, err := newDPoPProofs(cfg, shared.replay)
 	if err != nil {
 		_ = verifier.Close()
 		_ = st.Close()
+		_ = shared.close()
 		return nil, err
 	}
 	acct, err := newAccounts(cfg.Account, cfg.Issuer, cfg.Clock, log)
 	if err != nil {
 		_ = verifier.Close()
 		_ = st.Close()
+		_ = shared.close()
 		return nil, err
 	}
 	slots := cfg.HashConcurrency
@@ -142,14 +149,11 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		issuer:     issuer,
 		verifier:   verifier,
 		hasher:     &jwtauth.PasswordHasher{MaxConcurrent: slots},
-		limiter:    newLoginLimiter(cfg.Limits, cfg.Clock),
-		regLimiter: newRegisterLimiter(cfg.Limits, cfg.Clock),
-		refreshLimiter: newLoginLimiter(limits{IPPerMinute: cfg.Limits.withDefaults().RefreshIPPerMinute,
-			IPBurst: cfg.Limits.withDefaults().RefreshIPBurst, MaxKeys: cfg.Limits.MaxKeys}, cfg.Clock),
+		shared:     shared,
 		hashCap:    cfg.HashCap.withDefaults(),
 		failFloor:  cfg.FailedLoginFloor,
 		regSlots:   make(chan struct{}, max(1, slots/2)),
-		hashWait:   cmp.Or(cfg.HashWait, defaultHashWait),
+		hashWait:   hashWait,
 		acct:       acct,
 		dpopProofs: dpopProofs,
 	}
@@ -179,10 +183,10 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 // ServeHTTP serves the API.
 func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
 
-// Close closes the database and stops the verifier.
+// Close closes the database and the Redis client and stops the verifier.
 func (a *app) Close() error {
 	a.acct.Close()
-	return errors.Join(a.verifier.Close(), a.store.Close())
+	return errors.Join(a.verifier.Close(), a.store.Close(), a.shared.close())
 }
 
 // route is one entry of the API; openapi.json documents the same list (a test keeps them in step).
@@ -259,7 +263,7 @@ type credentials struct {
 
 func (a *app) register(w http.ResponseWriter, r *http.Request) {
 	// The IP limit comes first and counts every attempt, so that probing which emails exist (409) is limited too.
-	if ok, retry := a.regLimiter.allowIP(limiterKey(clientIPFrom(r.Context()))); !ok {
+	if ok, retry := a.shared.registerIP.take(r.Context(), limiterKey(clientIPFrom(r.Context()))); !ok {
 		a.log.WarnContext(r.Context(), "registration rate limited", "limit", "ip")
 		tooManyRequests(w, retry, "registrations")
 		return
@@ -295,7 +299,7 @@ func (a *app) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer a.registering.Delete(key)
-	if ok, retry := a.regLimiter.allowHash(); !ok {
+	if ok, retry := a.shared.registerGlobal.take(r.Context(), ""); !ok {
 		a.log.WarnContext(r.Context(), "registration rate limited", "limit", "global")
 		tooManyRequests(w, retry, "registrations")
 		return
@@ -365,7 +369,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), a.hashWait)
 	defer cancel()
 	// The IP limit comes first and counts every attempt, well-formed or not.
-	if ok, retry := a.limiter.allowIP(limiterKey(clientIPFrom(ctx))); !ok {
+	if ok, retry := a.shared.loginIP.take(ctx, limiterKey(clientIPFrom(ctx))); !ok {
 		a.log.WarnContext(ctx, "login rate limited", "limit", "ip")
 		tooManyRequests(w, retry, "login attempts")
 		return
@@ -374,7 +378,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	done, ok, retry := a.limiter.beginEmail(emailKey(email))
+	done, ok, retry := a.shared.emails.begin(ctx, emailKey(email))
 	if !ok {
 		a.log.WarnContext(ctx, "login rate limited", "limit", "email")
 		tooManyRequests(w, retry, "login attempts")
