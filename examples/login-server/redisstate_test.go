@@ -219,6 +219,15 @@ func TestRedis_OutageFailsAsDocumentedAndRecovers(t *testing.T) {
 	assertError(t, ts.get(t, "/users/me", before.access), http.StatusUnauthorized, "invalid_token")
 	assertError(t, ts.refresh(t, before.refresh), http.StatusBadRequest, "invalid_grant")
 
+	// So is a password change: committed, other sessions ended here, but the answer says the APIs were not told.
+	require.Equal(t, http.StatusCreated, ts.register(t, "mo@example.com", classicPassword).status)
+	mine, other := ts.loginPair(t, "mo@example.com"), ts.loginPair(t, "mo@example.com")
+	res = ts.patchMe(t, mine.access, map[string]string{"password": newPassword, "current_password": classicPassword})
+	m = assertError(t, res, http.StatusServiceUnavailable, "temporarily_unavailable")
+	assert.Contains(t, m["error_description"], "the account is updated, and the sessions are ended on the login server, but the API servers could not be told")
+	assertError(t, ts.get(t, "/users/me", other.access), http.StatusUnauthorized, "invalid_token")
+	assert.Equal(t, http.StatusOK, ts.login(t, "mo@example.com", newPassword).status, "the new password is in place")
+
 	r.Start()
 	require.Eventually(t, func() bool {
 		return ts.loginDPoP(t, "lee@example.com", ts.proof(t, p, "POST", "/login", "")).status == http.StatusOK
