@@ -120,6 +120,12 @@ func (d *Denylist) Revoked(ctx context.Context, c *jwtauth.Claims) (bool, error)
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return false, fmt.Errorf("jwtauthredis: denylist: %w", err)
 	}
+	// Pipelined reports only the first error: a later lookup's failure can hide behind an earlier redis.Nil.
+	for _, cmd := range [...]*redis.StringCmd{tok, sub, sess} {
+		if cmd != nil && cmd.Err() != nil && !errors.Is(cmd.Err(), redis.Nil) {
+			return false, fmt.Errorf("jwtauthredis: denylist: %w", cmd.Err())
+		}
+	}
 	if present(tok) || present(sess) {
 		return true, nil
 	}

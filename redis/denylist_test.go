@@ -151,3 +151,15 @@ func TestDenylist_RevokeNeedsIssuerAndID(t *testing.T) {
 	assert.ErrorContains(t, d.RevokeSession(ctx, iss, "", exp), "needs the issuer and sid")
 	assert.ErrorIs(t, d.RevokeSession(ctx, iss, "s", exp), errNilClient)
 }
+
+// The pipeline's first error is the jti lookup's redis.Nil (not revoked); a later GET that fails must not
+// hide behind it, or a subject revocation that cannot be read would let the token through.
+func TestDenylist_FailsClosedWhenALaterLookupFails(t *testing.T) {
+	c, prefix := testClient(t)
+	d := NewDenylist(c, prefix)
+	ctx := context.Background()
+	require.NoError(t, c.HSet(ctx, d.subjectKey(iss, "u1"), "f", "v").Err()) // GET on it: WRONGTYPE
+	r, err := d.Revoked(ctx, claims(t, map[string]any{"sub": "u1", "jti": "j1"}))
+	assert.Error(t, err, "an unreadable subject entry is an error, not 'not revoked'")
+	assert.False(t, r)
+}
