@@ -308,6 +308,35 @@ func offer(addr string, t *traffic, conns int, rate float64, d time.Duration, ta
 	return lats, total, nil
 }
 
+// sendAll sends every token once, closed loop.
+func sendAll(addr string, tokens []string, conns int, ta *tally) error {
+	cs, err := dialAll(addr, conns)
+	if err != nil {
+		return err
+	}
+	defer closeAll(cs)
+	var next atomic.Int64
+	var firstErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(tokens)); i = next.Add(1) - 1 {
+				code, err := c.do(tokens[i])
+				if err != nil {
+					firstErr.CompareAndSwap(nil, &err)
+					return
+				}
+				ta.record(kindValid, code)
+			}
+		})
+	}
+	wg.Wait()
+	if e := firstErr.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
 func dialAll(addr string, n int) ([]*conn, error) {
 	cs := make([]*conn, 0, n)
 	for range n {

@@ -37,6 +37,7 @@ func main() {
 	flag.IntVar(&o.conns, "conns", 32, "keep-alive connections")
 	flag.Float64Var(&o.rate, "rate", 0, "offered requests/s of the fixed-rate phase (0: 60% of the slowest row's saturation, per algorithm)")
 	flag.Float64Var(&o.invalid, "invalid", 0, "share of requests with an invalid (tampered) token")
+	flag.BoolVar(&o.prewarm, "prewarm", true, "send each of the K tokens once to the jwtauth (cached) row before measuring it: the steady state of clients that reuse their tokens")
 	flag.Float64Var(&o.zipf, "zipf", 1.1, "Zipf exponent s of the token choice (> 1)")
 	flag.StringVar(&o.serverCPU, "server-cpu", "0", "taskset CPU list of the server (empty: no pinning)")
 	flag.StringVar(&o.genCPU, "gen-cpu", "1", "taskset CPU list of this generator (empty: no pinning)")
@@ -56,7 +57,7 @@ func main() {
 type options struct {
 	serve               bool
 	row, alg, jwks      string
-	smoke               bool
+	smoke, prewarm      bool
 	algs, ks, rows      string
 	rounds, conns       int
 	sat, lat, warm      time.Duration
