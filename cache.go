@@ -167,10 +167,12 @@ func (c *tokenCache) put(token string, claims *Claims, p *payload, t *trust, key
 // evict removes one entry with the clock hand: an entry hit since the hand last passed gets a second chance.
 // The shard holds an entry (used > 0), so this ends within two turns of the ring. s.mu is held.
 func (s *cacheShard) evict() {
-	for {
+	// Bounded: hits on other cores can set flags again behind the hand, so after two full turns the first
+	// entry under the hand goes whatever its flag; a third turn finding none means the ring is empty.
+	for step := 0; step < 3*len(s.ring); step++ {
 		e := s.ring[s.hand]
 		s.hand = (s.hand + 1) % len(s.ring)
-		if e == nil || e.referred.Swap(false) {
+		if e == nil || (step < 2*len(s.ring) && e.referred.Swap(false)) {
 			continue
 		}
 		s.remove(e)

@@ -510,3 +510,9 @@ func BenchmarkVerifyCacheMiss(b *testing.B) {
 		}
 	}
 }
+
+// One eviction from a shard whose entries are all hot removes exactly one (the bounded loop of evict gives
+// every entry its second chance before its step limit).
+func TestCache_EvictionFromAnAllHotShardRemovesOne(t *testing.T) {
+	assert.Equal(t, 1, jwtauth.EvictFromHotShard(64))
+}

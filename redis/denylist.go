@@ -65,6 +65,10 @@ func (d *Denylist) RevokeSubject(ctx context.Context, issuer, subject string, is
 	if issuer == "" || subject == "" {
 		return fmt.Errorf("jwtauthredis: RevokeSubject needs the issuer and subject (got issuer %s, sub %s)", quote(issuer), quote(subject))
 	}
+	if issuedBefore.IsZero() {
+		// A zero time would revoke only tokens without iat: a silent no-op for nearly every token.
+		return errors.New("jwtauthredis: RevokeSubject's issuedBefore is the zero time, which revokes almost nothing: pass time.Now() to revoke every token issued until now")
+	}
 	return d.revoke(ctx, d.subjectKey(issuer, subject), issuedBefore, latestExpiry)
 }
 

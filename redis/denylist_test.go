@@ -163,3 +163,10 @@ func TestDenylist_FailsClosedWhenALaterLookupFails(t *testing.T) {
 	assert.Error(t, err, "an unreadable subject entry is an error, not 'not revoked'")
 	assert.False(t, r)
 }
+
+// A zero issuedBefore would store 0 and revoke only tokens without iat: refused instead of a silent no-op.
+func TestDenylist_RevokeSubjectRefusesAZeroIssuedBefore(t *testing.T) {
+	d := NewDenylist(nil, "")
+	err := d.RevokeSubject(context.Background(), iss, "alice", time.Time{}, time.Now().Add(time.Hour))
+	assert.ErrorContains(t, err, "pass time.Now()")
+}

@@ -3,6 +3,7 @@ package jwtauthredis
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -75,6 +76,9 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) (Result, err
 	interval := lim.Period.Microseconds() / int64(lim.Rate)
 	if interval < 1 {
 		return Result{}, fmt.Errorf("jwtauthredis: Limit{Rate: %d, Period: %v} allows more than one request per microsecond: lower Rate or lengthen Period", lim.Rate, lim.Period)
+	}
+	if interval > math.MaxInt64/int64(lim.Burst) {
+		return Result{}, fmt.Errorf("jwtauthredis: Limit{Rate: %d, Period: %v, Burst: %d} is too long a window to compute: shorten Period or lower Burst", lim.Rate, lim.Period, lim.Burst)
 	}
 	v, err := gcraScript.Run(ctx, l.c, []string{l.key(key)}, interval, interval*int64(lim.Burst)).Int64Slice()
 	if err != nil {

@@ -84,7 +84,7 @@ func TestLimiter_RefusesLimitsThatAreNotRates(t *testing.T) {
 	}
 	c, prefix := testClient(t)
 	l = NewLimiter(c, prefix)
-	for _, lim := range []Limit{{0, time.Second, 1}, {1, 0, 1}, {1, time.Second, 0}, {1, -time.Second, 1}, {2_000_000, time.Second, 1}} {
+	for _, lim := range []Limit{{0, time.Second, 1}, {1, 0, 1}, {1, time.Second, 0}, {1, -time.Second, 1}, {2_000_000, time.Second, 1}, {1, 1 << 62, 1 << 20}} {
 		_, err := l.Allow(context.Background(), "k", lim)
 		assert.ErrorContains(t, err, "Limit{", "%+v", lim)
 	}
