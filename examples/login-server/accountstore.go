@@ -30,7 +30,7 @@ func hashAccountToken(token string) []byte {
 // their expiry are deleted on the way, so the table holds only live tokens (their number is bounded by the
 // per-email limit of the routes that make them).
 func (s *store) addAccountToken(ctx context.Context, u user, purpose string, tokenHash []byte, expires int64) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *dbTx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM account_tokens WHERE expires_at <= ?`, s.now().UnixNano()); err != nil {
 			return fmt.Errorf("deleting expired account tokens: %w", err)
 		}
@@ -55,7 +55,7 @@ func (s *store) accountTokenLive(ctx context.Context, tokenHash []byte, purpose 
 
 // consumeAccountToken marks the token used, in tx, and returns its active user; the UPDATE's WHERE makes the
 // use single even when two requests race. A token for an email the user no longer has is refused.
-func (s *store) consumeAccountToken(ctx context.Context, tx *sql.Tx, tokenHash []byte, purpose string) (user, error) {
+func (s *store) consumeAccountToken(ctx context.Context, tx *dbTx, tokenHash []byte, purpose string) (user, error) {
 	now := s.now().UnixNano()
 	var id, email string
 	err := tx.QueryRowContext(ctx, `UPDATE account_tokens SET used_at = ?
@@ -75,7 +75,7 @@ func (s *store) consumeAccountToken(ctx context.Context, tx *sql.Tx, tokenHash [
 }
 
 // voidResetTokens marks every outstanding reset token of the user used: a new password ends them all.
-func voidResetTokens(ctx context.Context, tx *sql.Tx, userID string, now int64) error {
+func voidResetTokens(ctx context.Context, tx *dbTx, userID string, now int64) error {
 	_, err := tx.ExecContext(ctx, `UPDATE account_tokens SET used_at = ? WHERE user_id = ? AND purpose = ? AND used_at IS NULL`,
 		now, userID, purposeReset)
 	return err
@@ -83,7 +83,7 @@ func voidResetTokens(ctx context.Context, tx *sql.Tx, userID string, now int64) 
 
 // resetPassword consumes a reset token and sets the password hash of its user, in one transaction.
 func (s *store) resetPassword(ctx context.Context, tokenHash []byte, passwordHash string) (u user, err error) {
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *dbTx) error {
 		if u, err = s.consumeAccountToken(ctx, tx, tokenHash, purposeReset); err != nil {
 			return err
 		}
@@ -98,7 +98,7 @@ func (s *store) resetPassword(ctx context.Context, tokenHash []byte, passwordHas
 
 // verifyEmail consumes a verify token and marks its user's email verified.
 func (s *store) verifyEmail(ctx context.Context, tokenHash []byte) (u user, err error) {
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *dbTx) error {
 		if u, err = s.consumeAccountToken(ctx, tx, tokenHash, purposeVerify); err != nil {
 			return err
 		}
@@ -112,11 +112,11 @@ func (s *store) verifyEmail(ctx context.Context, tokenHash []byte) (u user, err 
 // updateAccount changes the email (when email is not empty; it becomes unverified) and the password hash (when
 // passwordHash is not empty; outstanding reset tokens die with the old password) of user id.
 func (s *store) updateAccount(ctx context.Context, id, email, passwordHash string) (u user, err error) {
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *dbTx) error {
 		if email != "" {
 			_, err := tx.ExecContext(ctx, `UPDATE users SET email = ?, email_lower = ?, is_verified = 0 WHERE id = ?`,
 				email, emailKey(email), id)
-			if isUniqueViolation(err) {
+			if tx.e.isUniqueViolation(err) {
 				return errUserExists
 			}
 			if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,6 +51,9 @@ func (p userPatch) apply(u user) user {
 	return u
 }
 
+// adminChangeLock is the key admin changes serialize on (engine.serialize).
+const adminChangeLock = 0x6a77746175746802
+
 // adminChange is what one admin request does to a user: patch it, or (patch nil) delete it.
 type adminChange struct {
 	callerID, targetID string
@@ -64,7 +66,11 @@ type adminChange struct {
 // (BEGIN IMMEDIATE) held across processes too, so two superusers demoting each other at once cannot leave
 // none: the second sees the first's change. It returns the user before and after (zero after a delete).
 func (s *store) adminChangeUser(ctx context.Context, change adminChange) (before, after user, err error) {
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *dbTx) error {
+		// Under READ COMMITTED (PostgreSQL) two demotions would each count the other superuser; they queue instead.
+		if err := tx.e.serialize(ctx, tx, adminChangeLock); err != nil {
+			return err
+		}
 		byID := func(id string) (user, error) {
 			return scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 		}

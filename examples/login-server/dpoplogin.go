@@ -92,7 +92,7 @@ func (s *store) sessionKeyOf(ctx context.Context, tokenHash []byte) (string, err
 
 // bindSession binds session familyID to the DPoP key jkt, before its refresh token is handed out.
 func (s *store) bindSession(ctx context.Context, familyID, jkt string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *dbTx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE refresh_families SET jkt = ? WHERE id = ?`, jkt, familyID); err != nil {
 			return fmt.Errorf("binding session to its DPoP key: %w", err)
 		}

@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jwtauth-go/jwtauth"
 )
 
@@ -34,7 +35,8 @@ import (
 // it directly.
 type config struct {
 	Addr           string
-	DatabasePath   string
+	DatabasePath   string                // DATABASE_URL: a SQLite file path (or sqlite:PATH), or a postgres:// URL
+	DatabasePool   dbOptions             // DATABASE_MAX_CONNS, DATABASE_TIMEOUT (db.go); URL is DatabasePath
 	Keys           []*jwtauth.SigningKey // empty: an ephemeral key
 	ActiveKeyID    string
 	Issuer         string
@@ -91,6 +93,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, err)
 	}
 	cfg.DatabasePath = path
+	pool, err := databasePool(getenv)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg.DatabasePool = pool
 
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		bad("ADDR=%q is not a listen address like :8000 or 127.0.0.1:8000", cfg.Addr)
@@ -167,15 +174,25 @@ func loadConfig(getenv func(string) string) (config, error) {
 	return cfg, errors.Join(errs...)
 }
 
-// databasePath reads DATABASE_URL: a plain SQLite file path.
+// databasePath reads DATABASE_URL: a postgres:// or postgresql:// URL (PostgreSQL), or a SQLite file path,
+// plain or as sqlite:PATH.
 func databasePath(getenv func(string) string) (string, error) {
 	p := strings.TrimSpace(getenv("DATABASE_URL"))
+	if isPostgresURL(p) {
+		if _, err := pgx.ParseConfig(p); err != nil {
+			return "", fmt.Errorf("DATABASE_URL=%s is not a valid PostgreSQL URL: give one like postgres://user:password@host:5432/db?sslmode=require", redactURL(p))
+		}
+		return p, nil
+	}
+	file := strings.TrimPrefix(p, "sqlite:")
 	switch {
 	case p == "":
 		return defaultDatabase, nil
-	case strings.ContainsRune(p, '?'), strings.HasPrefix(p, "file:"), strings.Contains(p, "://"):
-		return "", fmt.Errorf("DATABASE_URL=%q: give a plain file path such as /data/auth.db (no URI, no '?')", p)
-	case p == ":memory:":
+	case file == "":
+		return "", errors.New("DATABASE_URL=\"sqlite:\" names no file: give sqlite:/data/auth.db or a plain path")
+	case strings.ContainsRune(file, '?'), strings.HasPrefix(file, "file:"), strings.Contains(file, "://"):
+		return "", fmt.Errorf("DATABASE_URL=%q: give a postgres:// URL or a plain SQLite file path such as /data/auth.db (no other URI, no '?')", redactURL(p))
+	case file == ":memory:":
 		return "", errors.New("DATABASE_URL=\":memory:\": users would vanish on restart; give a file path such as auth.db")
 	}
 	return p, nil
@@ -246,6 +263,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		switch args[0] {
 		case "create-superuser":
 			return createSuperuserCommand(ctx, args[1:], getenv, stdin, stdout, stderr)
+		case "migrate":
+			return migrateCommand(ctx, args[1:], getenv, stdout, stderr)
 		case "-h", "-help", "--help", "help":
 			fmt.Fprint(stdout, usage)
 			return 0
@@ -273,6 +292,8 @@ const usage = `usage:
   login-server                                run the server (configured by environment, see README.md)
   login-server create-superuser -email EMAIL  create or promote a superuser; the password comes from
                                               SUPERUSER_PASSWORD or, if unset, standard input
+  login-server migrate                        apply the schema migrations of DATABASE_URL and exit (the
+                                              server also applies them at start)
 `
 
 func indent(err error) string {
@@ -313,7 +334,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "database", cfg.DatabasePath)
+	log.Info("listening", "addr", ln.Addr().String(), "database", redactURL(cfg.DatabasePath))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -402,7 +423,7 @@ func createSuperuserCommand(ctx context.Context, args []string, getenv func(stri
 	if created {
 		verb = "created superuser"
 	}
-	fmt.Fprintf(stderr, "login-server: %s %s (id %s) in %s\n", verb, u.Email, u.ID, path)
+	fmt.Fprintf(stderr, "login-server: %s %s (id %s) in %s\n", verb, u.Email, u.ID, redactURL(path))
 	out, _ := json.Marshal(u)
 	fmt.Fprintf(stdout, "%s\n", out)
 	return 0

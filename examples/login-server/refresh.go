@@ -128,7 +128,7 @@ func (s *store) createSession(ctx context.Context, userID string, rc refreshConf
 	now := s.now()
 	tok, h := newRefreshToken()
 	sess := session{familyID: newUserID(), token: tok, idleEnd: now.Add(rc.Idle)}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *dbTx) error {
 		cutoff := now.Add(-maxTTL).UnixNano()
 		if _, err := tx.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE family_id IN
 			(SELECT id FROM refresh_families WHERE expires_at < ?)`, cutoff); err != nil {
@@ -146,7 +146,7 @@ func (s *store) createSession(ctx context.Context, userID string, rc refreshConf
 	return sess, err
 }
 
-func insertRefreshToken(ctx context.Context, tx *sql.Tx, h []byte, familyID string, now, idleEnd time.Time) error {
+func insertRefreshToken(ctx context.Context, tx *dbTx, h []byte, familyID string, now, idleEnd time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (token_hash, family_id, issued_at, idle_expires_at) VALUES (?, ?, ?, ?)`,
 		h, familyID, now.UnixNano(), idleEnd.UnixNano())
 	if err != nil {
@@ -170,7 +170,7 @@ type rotation struct {
 func (s *store) rotateRefresh(ctx context.Context, h []byte, rc refreshConfig) (rotation, error) {
 	var res rotation
 	var outcome error
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *dbTx) error {
 		res, outcome = rotation{}, nil
 		now := s.now()
 		var famID, userID string
@@ -218,7 +218,7 @@ func (s *store) rotateRefresh(ctx context.Context, h []byte, rc refreshConfig) (
 	return res, outcome
 }
 
-func revokeFamilyTx(ctx context.Context, tx *sql.Tx, familyID, reason string, now time.Time) error {
+func revokeFamilyTx(ctx context.Context, tx *dbTx, familyID, reason string, now time.Time) error {
 	_, err := tx.ExecContext(ctx, `UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL`,
 		now.UnixNano(), reason, familyID)
 	if err != nil {
@@ -229,7 +229,7 @@ func revokeFamilyTx(ctx context.Context, tx *sql.Tx, familyID, reason string, no
 
 // revokeSession revokes session familyID of userID (a session of another user is left alone).
 func (s *store) revokeSession(ctx context.Context, userID, familyID, reason string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *dbTx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL`,
 			s.now().UnixNano(), reason, familyID, userID)
 		return err
@@ -239,7 +239,7 @@ func (s *store) revokeSession(ctx context.Context, userID, familyID, reason stri
 // revokeUserSessions revokes every session of userID except keep ("" keeps none) and returns their ids.
 func (s *store) revokeUserSessions(ctx context.Context, userID, keep, reason string) ([]string, error) {
 	var ids []string
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *dbTx) error {
 		ids = nil
 		rows, err := tx.QueryContext(ctx, `UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND id != ? AND revoked_at IS NULL RETURNING id`,
 			s.now().UnixNano(), reason, userID, keep)

@@ -369,7 +369,7 @@ func TestRobust_SecondWriterOnTheSameDatabase(t *testing.T) {
 				return
 			default:
 			}
-			err := slow.write(ctx, func(tx *sql.Tx) error {
+			err := slow.write(ctx, func(tx *dbTx) error {
 				u := user{ID: newUserID(), Email: fmt.Sprintf("slow%03d@example.com", i), IsActive: true,
 					createdAt: time.Now().UTC(), passwordHash: hash}
 				if err := insertUser(ctx, tx, u); err != nil {
@@ -555,14 +555,15 @@ func robIntegrity(t *testing.T, path string) {
 // has more than one unspent refresh token (a rotation spends one and adds one in the same transaction).
 func robSessionIntegrity(t *testing.T, path string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
+	st, err := openStore(t.Context(), path, nil)
 	require.NoError(t, err)
-	defer db.Close()
+	defer st.Close()
+	db := st.db
 	var orphans, forked int
 	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM refresh_tokens t LEFT JOIN refresh_families f ON f.id = t.family_id
 		WHERE f.id IS NULL`).Scan(&orphans))
 	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM (SELECT family_id FROM refresh_tokens WHERE used_at IS NULL
-		GROUP BY family_id HAVING COUNT(*) > 1)`).Scan(&forked))
+		GROUP BY family_id HAVING COUNT(*) > 1) AS forked`).Scan(&forked))
 	assert.Zero(t, orphans, "refresh tokens without a session")
 	assert.Zero(t, forked, "sessions with two live refresh tokens")
 }

@@ -103,7 +103,9 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg.DatabasePath, cfg.Clock)
+	pool := cfg.DatabasePool
+	pool.URL = cfg.DatabasePath
+	st, err := openStoreWith(ctx, pool, cfg.Clock)
 	if err != nil {
 		_ = shared.close()
 		return nil, err
@@ -597,7 +599,7 @@ func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
 	if err := a.store.ping(ctx); err != nil {
 		a.log.ErrorContext(ctx, "health check: database unreachable", "err", err)
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the database is unreachable")
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", errDatabaseUnreachable)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -615,6 +617,12 @@ func (a *app) hashError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (a *app) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if a.store.unavailable(err) {
+		a.log.WarnContext(r.Context(), what+" failed: the database is unreachable", "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", errDatabaseUnreachable)
+		return
+	}
 	a.log.ErrorContext(r.Context(), what+" failed", "err", err)
 	writeError(w, http.StatusInternalServerError, "server_error", "internal error; see the server log")
 }

@@ -78,7 +78,7 @@ func testConfig(t testing.TB) config {
 	key, err := jwtauth.GenerateSigningKey("ES256")
 	require.NoError(t, err)
 	return config{
-		DatabasePath: filepath.Join(t.TempDir(), "auth.db"),
+		DatabasePath: testDatabase(t),
 		Keys:         []*jwtauth.SigningKey{key},
 		Audience:     "login-server-test",
 		TokenTTL:     10 * time.Minute,
