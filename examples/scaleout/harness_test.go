@@ -172,7 +172,18 @@ func (p *proc) stop() {
 }
 
 // Logs returns what the process wrote to standard error so far.
-func (p *proc) Logs() string { return p.logs.String() }
+// logged reports whether the process logs substr within a few seconds: its stderr reaches the buffer through
+// a pipe and a copying goroutine, so a line written before a response may arrive after the response does.
+func (p *proc) logged(substr string) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.logs.String(), substr) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
 
 func (p *proc) tail(n int) string {
 	s := p.logs.String()
